@@ -1,0 +1,46 @@
+# Make targets are the interface for humans and CI. Every target creates or
+# reuses the project virtualenv (.venv) and installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+KAM := $(VENV)/bin/kam
+STAMP := $(VENV)/.installed-stamp
+# Everything runs offline: never reach a model hub, never phone home.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install demo test lint bench bench-import bench-kpi bench-retrieval bench-agent bench-slack scale-data clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@# The CPU build of torch first: a plain `torch` requirement would pull a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(KAM) demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check bot tools knowledge prompts store tests benchmarks
+
+# Scale data set for benchmarks: 10,000 accounts, ~2,000,000 order lines.
+scale-data: $(STAMP)
+	$(PY) benchmarks/scale_data.py
+
+bench-import: $(STAMP)
+	$(PY) benchmarks/import_bench.py
+
+bench: bench-import
+
+clean:
+	rm -rf data/ build/ *.egg-info .pytest_cache

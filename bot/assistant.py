@@ -1,0 +1,174 @@
+"""`Assistant.answer`: the one entry point used by Slack, the CLI and tests."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.errors import GraphRecursionError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.agent import AnswerTimeout
+from bot.llm import describe_model_error
+from store.access import AccessScope, UnknownUserError, resolve_scope
+from tools.context import CallerContext
+
+log = logging.getLogger(__name__)
+
+CITATION = re.compile(r"\[([^\[\]]+ › [^\[\]]+)\]")
+UNKNOWN_USER = (
+    "Sorry, I don't know you yet, so I can't show any account data. "
+    "Ask your KAM Assistant admin to add your Slack user id to the users list."
+)
+
+
+@dataclass
+class ToolCallRecord:
+    name: str
+    args: dict
+
+
+@dataclass
+class Answer:
+    """What the assistant says, with everything needed to render and audit it."""
+
+    text: str
+    citations: list[str] = field(default_factory=list)
+    charts: list[Path] = field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    model: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    as_of: date | None = None
+    ok: bool = True
+
+
+class Assistant:
+    """Answers questions for a known user, in a thread, with the agent and its tools."""
+
+    def __init__(
+        self,
+        *,
+        agent,
+        sessions: sessionmaker[Session],
+        model_name: str,
+        as_of: date | None,
+        answer_budget_s: float,
+        step_limit: int,
+    ):
+        self.agent = agent
+        self.sessions = sessions
+        self.model_name = model_name
+        self.as_of = as_of
+        self.answer_budget_s = answer_budget_s
+        self.step_limit = step_limit
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="answer")
+
+    def resolve(self, *, user_id: str | None = None, slack_user_id: str | None = None) -> AccessScope:
+        """The caller's access scope; raises UnknownUserError for strangers."""
+        with self.sessions() as session:
+            return resolve_scope(session, user_id=user_id, slack_user_id=slack_user_id)
+
+    def answer(self, user: str | AccessScope, text: str, thread_id: str) -> Answer:
+        """Answer `text` for `user` (a user id or a resolved scope) within thread `thread_id`."""
+        started = time.monotonic()
+        try:
+            scope = user if isinstance(user, AccessScope) else self.resolve(user_id=user)
+        except UnknownUserError:
+            return Answer(UNKNOWN_USER, model=self.model_name, ok=False)
+        deadline = started + self.answer_budget_s
+        context = CallerContext(scope=scope, as_of=self.as_of, thread_id=thread_id, deadline=deadline)
+        # Memory is per user and thread: a colleague replying in the same Slack thread
+        # never sees tool results fetched under someone else's access scope.
+        config = {
+            "configurable": {"thread_id": f"{scope.user_id}:{thread_id}"},
+            "recursion_limit": self.step_limit,
+        }
+        future = self._pool.submit(
+            self.agent.invoke, {"messages": [HumanMessage(text)]}, config=config, context=context
+        )
+        try:
+            state = future.result(timeout=self.answer_budget_s)
+        except (FutureTimeout, AnswerTimeout):
+            log.warning("answer for %s timed out after %.0f s", scope.user_id, self.answer_budget_s)
+            return self._failure(
+                f"Sorry, this took longer than {self.answer_budget_s:.0f} s, so I stopped. "
+                "Try a narrower question.",
+                started,
+            )
+        except GraphRecursionError:
+            log.warning("answer for %s hit the step limit %d", scope.user_id, self.step_limit)
+            return self._failure(
+                "Sorry, I could not finish this within my step limit. Try a narrower question.",
+                started,
+            )
+        except Exception as exc:
+            apology = describe_model_error(exc)
+            if apology is None:
+                log.exception("answer failed")
+                apology = "Sorry, something went wrong on my side. The error has been logged."
+            else:
+                log.error("model call failed: %s", exc)
+            return self._failure(apology, started)
+        return self._compose(state["messages"], started)
+
+    def _failure(self, text: str, started: float) -> Answer:
+        return Answer(
+            text,
+            model=self.model_name,
+            ok=False,
+            as_of=self.as_of,
+            timings={"total_ms": (time.monotonic() - started) * 1000},
+        )
+
+    def _compose(self, messages: list, started: float) -> Answer:
+        turn = _current_turn(messages)
+        final = next((m for m in reversed(turn) if isinstance(m, AIMessage)), None)
+        text = final.text if final is not None else ""
+        calls = [
+            ToolCallRecord(call["name"], call["args"])
+            for message in turn
+            if isinstance(message, AIMessage)
+            for call in message.tool_calls
+        ]
+        results = [_json(m.content) for m in turn if isinstance(m, ToolMessage)]
+        as_of = next((r["as_of"] for r in results if isinstance(r, dict) and "as_of" in r), None)
+        return Answer(
+            text=text,
+            citations=list(dict.fromkeys(CITATION.findall(text))),
+            charts=[Path(p) for r in results if isinstance(r, dict) for p in r.get("charts", [])],
+            tool_calls=calls,
+            model=self.model_name,
+            as_of=date.fromisoformat(as_of) if as_of else self.as_of,
+            timings={
+                "total_ms": (time.monotonic() - started) * 1000,
+                "model_calls": sum(isinstance(m, AIMessage) for m in turn),
+            },
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _current_turn(messages: list) -> list:
+    """The messages after the last human message: this answer's calls and results."""
+    for index in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[index], HumanMessage):
+            return messages[index + 1 :]
+    return messages
+
+
+def _json(content: object) -> object:
+    if not isinstance(content, str):
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None

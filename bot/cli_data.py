@@ -1,0 +1,114 @@
+"""Data commands: schema migrations, CSV import and demo data."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot.services import build_services
+from store.db import current_revision, make_engine, upgrade
+from store.demo import generate
+from store.importer import ImportFailed, ImportReport, import_paths
+
+console = Console()
+err_console = Console(stderr=True)
+db_app = typer.Typer(help="Create or upgrade the database schema.", no_args_is_help=True)
+
+
+def _settings():
+    from bot.cli import get_settings
+
+    return get_settings()
+
+
+@db_app.command("init")
+def db_init() -> None:
+    """Create the database and every table (safe to run again)."""
+    settings = _settings()
+    engine = make_engine(settings.db_url)
+    upgrade(engine)
+    console.print(f"Database ready at {settings.database_url} (schema {current_revision(engine)}).")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Apply pending schema migrations."""
+    settings = _settings()
+    engine = make_engine(settings.db_url)
+    before = current_revision(engine)
+    upgrade(engine, revision)
+    console.print(f"Schema {before or 'empty'} -> {current_revision(engine)}.")
+
+
+def run_import(paths: list[Path]) -> ImportReport:
+    """Import CSV files with a progress bar; print every error and exit 1 if any."""
+    services = build_services(_settings())
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(f"validating {name}", total=total)
+            bar.update(tasks[name], completed=done, total=max(total, done))
+
+        try:
+            report = import_paths(services.engine, paths, progress)
+        except ImportFailed as exc:
+            for warning in exc.warnings:
+                err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+            err_console.print(f"[red]import failed:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    for warning in report.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    return report
+
+
+def print_report(report: ImportReport, seconds: float) -> None:
+    table = Table("table", "file", "rows", "new", "updated", title="Imported")
+    for item in report.tables:
+        table.add_row(item.table, item.file, f"{item.rows:,}", f"{item.inserted:,}", f"{item.updated:,}")
+    console.print(table)
+    console.print(f"{report.total_rows:,} rows in {seconds:.1f} s, one transaction.")
+
+
+def import_command(
+    paths: list[Path] = typer.Argument(
+        ..., help="CSV files named after their table (orders.csv, ...) or folders holding them."
+    ),
+) -> None:
+    """Validate and import CSV exports; all or nothing (see docs/data-format.md)."""
+    started = time.perf_counter()
+    report = run_import(paths)
+    print_report(report, time.perf_counter() - started)
+
+
+def demo_data_command(
+    accounts: int = typer.Option(60, min=10, help="Number of accounts (10,000 = scale data set)."),
+    seed: int = typer.Option(7, help="Random seed; the same seed gives identical files."),
+    out: Path = typer.Option(Path("data/demo"), help="Folder for the generated CSV files."),
+    load: bool = typer.Option(True, "--import/--no-import", help="Import the files afterwards."),
+) -> None:
+    """Generate realistic, deterministic demo CSVs and import them."""
+    started = time.perf_counter()
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("generating accounts", total=accounts)
+        summary = generate(out, accounts, seed, lambda done, total: bar.update(task, completed=done))
+    console.print(
+        f"Wrote {sum(summary.rows.values()):,} rows ({summary.rows['orders']:,} order lines) "
+        f"to {out} in {time.perf_counter() - started:.1f} s."
+    )
+    if load:
+        started = time.perf_counter()
+        print_report(run_import([out]), time.perf_counter() - started)

