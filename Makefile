@@ -40,7 +40,10 @@ scale-data: $(STAMP)
 bench-import: $(STAMP)
 	$(PY) benchmarks/import_bench.py
 
-bench: bench-import
+bench-retrieval: $(STAMP)
+	$(PY) benchmarks/retrieval_bench.py
+
+bench: bench-import bench-retrieval
 
 clean:
 	rm -rf data/ build/ *.egg-info .pytest_cache

@@ -16,7 +16,7 @@ from store.demo import generate
 from store.importer import ImportFailed, ImportReport, import_paths
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 db_app = typer.Typer(help="Create or upgrade the database schema.", no_args_is_help=True)
 
 
@@ -78,7 +78,9 @@ def run_import(paths: list[Path]) -> ImportReport:
 def print_report(report: ImportReport, seconds: float) -> None:
     table = Table("table", "file", "rows", "new", "updated", title="Imported")
     for item in report.tables:
-        table.add_row(item.table, item.file, f"{item.rows:,}", f"{item.inserted:,}", f"{item.updated:,}")
+        table.add_row(
+            item.table, item.file, f"{item.rows:,}", f"{item.inserted:,}", f"{item.updated:,}"
+        )
     console.print(table)
     console.print(f"{report.total_rows:,} rows in {seconds:.1f} s, one transaction.")
 
@@ -104,7 +106,9 @@ def demo_data_command(
     started = time.perf_counter()
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task("generating accounts", total=accounts)
-        summary = generate(out, accounts, seed, lambda done, total: bar.update(task, completed=done))
+        summary = generate(
+            out, accounts, seed, lambda done, total: bar.update(task, completed=done)
+        )
     console.print(
         f"Wrote {sum(summary.rows.values()):,} rows ({summary.rows['orders']:,} order lines) "
         f"to {out} in {time.perf_counter() - started:.1f} s."

@@ -96,9 +96,7 @@ class Settings(BaseSettings):
 def _unknown_own_variables(environ: dict[str, str]) -> list[str]:
     known = {name.upper() for name in Settings.model_fields}
     return sorted(
-        key
-        for key in environ
-        if key.upper().startswith(OWN_PREFIXES) and key.upper() not in known
+        key for key in environ if key.upper().startswith(OWN_PREFIXES) and key.upper() not in known
     )
 
 

@@ -60,6 +60,8 @@ class TableSpec:
     key: tuple[str, ...]
     # csv column -> referenced table name
     foreign_keys: dict[str, str] = field(default_factory=dict)
+    # columns other than the key that must be unique across the table
+    unique: tuple[str, ...] = ()
 
     @property
     def id_column(self) -> str | None:
@@ -68,7 +70,7 @@ class TableSpec:
 
 # In dependency order: a table only references tables listed before it (or itself).
 TABLES: tuple[TableSpec, ...] = (
-    TableSpec("users", User, r.UserRow, ("user_id",), {"manager_id": "users"}),
+    TableSpec("users", User, r.UserRow, ("user_id",), {"manager_id": "users"}, ("slack_user_id",)),
     TableSpec(
         "accounts",
         Account,
@@ -143,7 +145,9 @@ class ImportIssue:
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.column}: {self.message}" if self.column else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.column}: {self.message}" if self.column else f"{where}: {self.message}"
+        )
 
 
 class ImportFailed(Exception):
@@ -189,13 +193,17 @@ class _Parsed:
 
 
 def collect_files(paths: Iterable[Path]) -> tuple[dict[str, Path], list[ImportIssue]]:
-    """Map table names to files; a directory contributes its `<table>.csv` files."""
+    """Map table names to files; a directory contributes every `.csv` file in it.
+
+    A file whose name is not a table is an error, so a misspelt `order.csv` is
+    reported instead of silently skipped.
+    """
     found: dict[str, Path] = {}
     errors: list[ImportIssue] = []
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            candidates = sorted(p for p in path.glob("*.csv") if p.stem in SPECS)
+            candidates = sorted(path.glob("*.csv"))
             if not candidates:
                 errors.append(ImportIssue(str(path), None, None, "no <table>.csv files here"))
         elif path.is_file():
@@ -242,13 +250,17 @@ def _describe(err: dict) -> str:
         return f"invalid date {value!r}; use YYYY-MM-DD"
     if kind == "int_parsing" or kind == "int_from_float":
         return f"not a whole number: {value!r}"
-    if kind == "float_parsing":
+    if kind in {"float_parsing", "finite_number"}:
         return f"not a number: {value!r}"
     if kind == "literal_error":
         return f"unknown value {value!r}; expected one of {ctx.get('expected', '')}"
     if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
-        bound = {"greater_than_equal": "at least", "greater_than": "more than",
-                 "less_than_equal": "at most", "less_than": "less than"}[kind]
+        bound = {
+            "greater_than_equal": "at least",
+            "greater_than": "more than",
+            "less_than_equal": "at most",
+            "less_than": "less than",
+        }[kind]
         limit = next(iter(ctx.values()), "")
         return f"{value!r} is out of range: must be {bound} {limit}"
     if kind == "string_pattern_mismatch":
@@ -260,9 +272,9 @@ def _describe(err: dict) -> str:
     return err["msg"]
 
 
-def parse_file(spec: TableSpec, path: Path, progress: Progress | None = None) -> tuple[
-    _Parsed | None, list[ImportIssue], list[ImportIssue]
-]:
+def parse_file(
+    spec: TableSpec, path: Path, progress: Progress | None = None
+) -> tuple[_Parsed | None, list[ImportIssue], list[ImportIssue]]:
     """Read and validate one CSV file. Returns (parsed or None, errors, warnings)."""
     name = path.name
     errors: list[ImportIssue] = []
@@ -302,7 +314,9 @@ def parse_file(spec: TableSpec, path: Path, progress: Progress | None = None) ->
             continue
         if len(values) != width:
             errors.append(
-                ImportIssue(name, reader.line_num, None, f"expected {width} fields, found {len(values)}")
+                ImportIssue(
+                    name, reader.line_num, None, f"expected {width} fields, found {len(values)}"
+                )
             )
             continue
         raw.append({c: values[i] for i, c in known if values[i] != ""})
@@ -396,13 +410,49 @@ def _check_foreign_keys(engine: Engine, parsed: dict[str, _Parsed]) -> list[Impo
     return errors
 
 
+def _check_unique(engine: Engine, parsed: dict[str, _Parsed]) -> list[ImportIssue]:
+    """Unique columns (a Slack user id) may not repeat in a file or take another row's value.
+
+    A value held by another row in the database is refused even when that row is
+    re-imported with a new value: rows are written one by one, so a swap within
+    one import would violate the constraint half way.
+    """
+    errors: list[ImportIssue] = []
+    for item in parsed.values():
+        key = item.spec.id_column
+        for column in item.spec.unique:
+            model = item.spec.model
+            with engine.connect() as conn:
+                stmt = select(getattr(model, column), getattr(model, key))
+                taken = {value: owner for value, owner in conn.execute(stmt)}
+            first_line: dict[str, int] = {}
+            for row, line in zip(item.rows, item.lines, strict=True):
+                value = row.get(column)
+                if value is None:
+                    continue
+                if value in first_line:
+                    message = f"duplicate {column} {value!r} (first on line {first_line[value]})"
+                elif taken.get(value, row[key]) != row[key]:
+                    message = (
+                        f"{column} {value!r} already belongs to {key} {taken[value]!r} "
+                        "in the database"
+                    )
+                else:
+                    first_line[value] = line
+                    continue
+                errors.append(ImportIssue(item.file, line, column, message))
+    return errors
+
+
 def _check_weights(parsed: dict[str, _Parsed]) -> list[ImportIssue]:
     item = parsed.get("value_factors")
     if item is None:
         return []
     total = sum(row["weight"] for row in item.rows)
     if abs(total - 1.0) > 0.001:
-        return [ImportIssue(item.file, None, "weight", f"weights sum to {total:g}; they must sum to 1")]
+        return [
+            ImportIssue(item.file, None, "weight", f"weights sum to {total:g}; they must sum to 1")
+        ]
     return []
 
 
@@ -415,7 +465,9 @@ def _parents_first(item: _Parsed, column: str) -> list[dict]:
     pending = item.rows
     while pending:
         rest = [row for row in pending if row.get(column) in in_file and row[column] not in placed]
-        ready = [row for row in pending if not (row.get(column) in in_file and row[column] not in placed)]
+        ready = [
+            row for row in pending if not (row.get(column) in in_file and row[column] not in placed)
+        ]
         if not ready:
             raise ImportFailed(
                 [ImportIssue(item.file, None, column, "circular references between rows")]
@@ -467,6 +519,7 @@ def _import(engine: Engine, paths: Iterable[Path], progress: Progress | None) ->
             parsed[spec.name] = item
     if not errors:
         errors.extend(_check_foreign_keys(engine, parsed))
+        errors.extend(_check_unique(engine, parsed))
         errors.extend(_check_weights(parsed))
     if errors:
         raise ImportFailed(errors, warnings)
@@ -477,6 +530,7 @@ def _write(engine: Engine, parsed: dict[str, _Parsed]) -> list[TableResult]:
     results = []
     dialect = engine.dialect.name
     with engine.begin() as conn:
+        touched = _touched_accounts(conn, parsed)
         for spec in TABLES:
             item = parsed.get(spec.name)
             if item is None:
@@ -490,17 +544,43 @@ def _write(engine: Engine, parsed: dict[str, _Parsed]) -> list[TableResult]:
             execute_many(conn, upsert(table, spec.key, dialect), rows)
             after = conn.scalar(select(func.count()).select_from(table))
             inserted = after - before
-            results.append(TableResult(spec.name, item.file, len(rows), inserted, len(rows) - inserted))
-        if "products" in parsed:  # a product may have moved to another product line
-            refresh_order_monthly(conn, None, dialect)
-        elif "orders" in parsed:
-            touched = {row["account_id"] for row in parsed["orders"].rows}
+            results.append(
+                TableResult(spec.name, item.file, len(rows), inserted, len(rows) - inserted)
+            )
+        if "products" in parsed or "orders" in parsed:
             refresh_order_monthly(conn, touched, dialect)
     return results
 
 
+def _touched_accounts(conn, parsed: dict[str, _Parsed]) -> set[str] | None:
+    """Accounts whose monthly aggregate an import changes (None: all of them).
+
+    Read before writing: an order re-imported under another account changes
+    the aggregate of the account it leaves too.
+    """
+    if "products" in parsed:  # a product may have moved to another product line
+        return None
+    if "orders" not in parsed:
+        return set()
+    rows = parsed["orders"].rows
+    touched = {row["account_id"] for row in rows}
+    if len(touched) > INCREMENTAL_AGGREGATE_LIMIT:
+        return None
+    for part in chunked([row["order_id"] for row in rows], 500):
+        touched.update(
+            conn.scalars(select(Order.account_id).where(Order.order_id.in_(part)).distinct())
+        )
+    return touched
+
+
 AGGREGATE_COLUMNS = (
-    "account_id", "month", "product_line", "revenue_cents", "cost_cents", "quantity", "order_lines"
+    "account_id",
+    "month",
+    "product_line",
+    "revenue_cents",
+    "cost_cents",
+    "quantity",
+    "order_lines",
 )
 
 

@@ -121,9 +121,7 @@ class OrderMonthly(Base):
 
     __tablename__ = "order_monthly"
 
-    account_id: Mapped[str] = mapped_column(
-        ForeignKey("accounts.account_id"), primary_key=True
-    )
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id"), primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
     product_line: Mapped[str] = mapped_column(String(100), primary_key=True)
     revenue_cents: Mapped[int] = mapped_column(Cents)
@@ -247,3 +245,31 @@ class AccountPlan(Base):
     created_on: Mapped[datetime] = mapped_column(DateTime)
     body_markdown: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="draft")
+
+
+class SlackEvent(Base):
+    """A Slack event id already taken by a worker: retried deliveries of it are acked, not answered.
+
+    Shared through the database so that two workers never both answer one event.
+    """
+
+    __tablename__ = "slack_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class SlackFeedback(Base):
+    """A helpful / not helpful vote on an answer in Slack; one vote per person and answer."""
+
+    __tablename__ = "slack_feedback"
+    __table_args__ = (UniqueConstraint("answer_id", "slack_user_id"),)
+
+    feedback_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    answer_id: Mapped[str] = mapped_column(String(120))
+    question_id: Mapped[str] = mapped_column(String(120))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    # No foreign key: a vote outlives the user row it was cast under.
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    voted_at: Mapped[datetime] = mapped_column(DateTime)

@@ -54,6 +54,7 @@ NonNegativeAmount = Annotated[str, Field(pattern=NON_NEGATIVE_AMOUNT_PATTERN)]
 Flag = Annotated[bool, BeforeValidator(parse_bool)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 Text = Annotated[str, Field(max_length=10_000)]
+Number = Annotated[float, Field(allow_inf_nan=False)]
 
 
 def _literal(values: tuple[str, ...]):
@@ -90,7 +91,9 @@ class AccountRow(Row):
     industry: str | None = None
     region: str | None = None
     tier: _literal(TIERS) | None = None
-    wallet_estimate: NonNegativeAmount | None = Field(None, serialization_alias="wallet_estimate_cents")
+    wallet_estimate: NonNegativeAmount | None = Field(
+        None, serialization_alias="wallet_estimate_cents"
+    )
     kam_category: _literal(KAM_CATEGORIES) | None = None
     parent_account_id: Id | None = None
     created_on: date | None = None
@@ -203,8 +206,8 @@ class CustomerKpiRow(Row):
     account_id: Id
     kpi_name: Text
     period_end: date
-    target: float
-    actual: float
+    target: Number
+    actual: Number
     higher_is_better: Flag = True
 
 
