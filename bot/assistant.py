@@ -71,7 +71,9 @@ class Assistant:
         self.step_limit = step_limit
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="answer")
 
-    def resolve(self, *, user_id: str | None = None, slack_user_id: str | None = None) -> AccessScope:
+    def resolve(
+        self, *, user_id: str | None = None, slack_user_id: str | None = None
+    ) -> AccessScope:
         """The caller's access scope; raises UnknownUserError for strangers."""
         with self.sessions() as session:
             return resolve_scope(session, user_id=user_id, slack_user_id=slack_user_id)
@@ -84,7 +86,9 @@ class Assistant:
         except UnknownUserError:
             return Answer(UNKNOWN_USER, model=self.model_name, ok=False)
         deadline = started + self.answer_budget_s
-        context = CallerContext(scope=scope, as_of=self.as_of, thread_id=thread_id, deadline=deadline)
+        context = CallerContext(
+            scope=scope, as_of=self.as_of, thread_id=thread_id, deadline=deadline
+        )
         # Memory is per user and thread: a colleague replying in the same Slack thread
         # never sees tool results fetched under someone else's access scope.
         config = {

@@ -8,8 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from bot.config import Settings
 from knowledge.embeddings import EmbeddingModelError
@@ -43,7 +45,7 @@ def _settings() -> Settings:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    Console(stderr=True).print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -68,8 +70,13 @@ def _sync(index: GuidanceIndex, sources: list[Path], console: Console) -> IndexR
         except IngestError as exc:
             raise _fail(str(exc)) from None
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     return report
+
+
+def _cells(*values: str) -> list[Text]:
+    # Text, not str: guidance and file names may contain [brackets] that rich reads as markup.
+    return [Text(v) for v in values]
 
 
 def _print_report(report: IndexReport, console: Console) -> None:
@@ -98,26 +105,27 @@ def add_command(
     """Copy guidance files into your corpus directory and index them."""
     settings = _settings()
     console = Console()
+    target = settings.user_corpus_dir
     shipped = {p.stem for p in SHIPPED_CORPUS_DIR.glob("*")}
+    # Re-adding a file of the same name replaces it; another name with the same id clashes.
+    yours = {p.stem: p.name for p in target.glob("*")} if target.is_dir() else {}
     for path in files:
         if not path.is_file():
             raise _fail(f"{path}: file not found")
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             raise _fail(f"{path.name}: unsupported file type; use .md, .txt or .pdf")
-        if path.stem in shipped:
-            raise _fail(
-                f"{path.name}: a shipped guidance document has the id '{path.stem}'; "
-                "rename the file"
-            )
+        clash = "a shipped document" if path.stem in shipped else yours.get(path.stem, path.name)
+        if clash != path.name:
+            raise _fail(f"{path.name}: {clash} already has the id '{path.stem}'; rename the file")
+        yours[path.stem] = path.name
         try:
             load_document(path)  # reject a broken file before anything is copied
         except IngestError as exc:
             raise _fail(str(exc)) from None
-    target = settings.user_corpus_dir
     target.mkdir(parents=True, exist_ok=True)
     for path in files:
         shutil.copy2(path, target / path.name)
-        console.print(f"Added {path.name} to {target}", highlight=False)
+        console.print(Text(f"Added {path.name} to {target}"))
     index = _open_index(settings)
     _print_report(_sync(index, default_sources(settings), console), console)
 
@@ -137,7 +145,7 @@ def list_command() -> None:
     table.add_column("chunks", justify="right")
     table.add_column("source")
     for doc in docs:
-        table.add_row(doc.doc_id, doc.title, str(doc.chunks), _short_source(doc.sources))
+        table.add_row(*_cells(doc.doc_id, doc.title, str(doc.chunks), _short_source(doc.sources)))
     console.print(table)
 
 
@@ -166,14 +174,14 @@ def search_command(
         return
     hits = index.search(query, k=k, topic=topic)
     if not hits:
-        console.print("No matching guidance" + (f" with topic '{topic}'." if topic else "."))
+        console.print(Text("No matching guidance" + (f" with topic '{topic}'." if topic else ".")))
         return
     table = Table("title", "section", "score", "snippet")
     for hit in hits:
         snippet = " ".join(hit.text.split())
         if len(snippet) > SNIPPET_CHARS:
             snippet = snippet[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
-        table.add_row(hit.title, hit.section, f"{hit.score:.3f}", snippet)
+        table.add_row(*_cells(hit.title, hit.section, f"{hit.score:.3f}", snippet))
     console.print(table)
 
 
@@ -201,5 +209,7 @@ def retrieval_command(
     if result.misses:
         table = Table("question", "expected", "top 3 retrieved", title="Misses (not in top 3)")
         for miss in result.misses:
-            table.add_row(miss.question, ", ".join(miss.expected), ", ".join(miss.retrieved))
+            table.add_row(
+                *_cells(miss.question, ", ".join(miss.expected), ", ".join(miss.retrieved))
+            )
         console.print(table)

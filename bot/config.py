@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    kam_slack_host: str = Field("0.0.0.0", description="Address `kam serve` listens on.")
+    kam_slack_port: int = Field(3000, ge=1, le=65535, description="Port of `kam serve`.")
+    kam_slack_workers: int = Field(8, ge=1, le=64, description="Answers worked on at once.")
+    kam_slack_event_ttl_s: int = Field(
+        3600, ge=600, description="How long handled event ids are kept to drop Slack's retries."
+    )
+    kam_slack_rate_limit_retries: int = Field(
+        3, ge=0, le=10, description="Retries of a Slack call answered 429, after Retry-After."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -61,11 +61,15 @@ def describe_model_error(exc: BaseException) -> str | None:
     if isinstance(exc, openai.APITimeoutError):
         return "Sorry, the language model took too long to answer. Please try again in a minute."
     if isinstance(exc, openai.RateLimitError):
-        return "Sorry, the language model is busy right now (rate limited). Please try again shortly."
+        return (
+            "Sorry, the language model is busy right now (rate limited). Please try again shortly."
+        )
     if isinstance(exc, openai.APIConnectionError):
         return "Sorry, I could not reach the language model. Please try again in a minute."
     if isinstance(exc, openai.InternalServerError):
         return "Sorry, the language model had an error. Please try again in a minute."
     if isinstance(exc, openai.APIStatusError):
-        return "Sorry, the language model refused the request. An admin has been notified in the logs."
+        return (
+            "Sorry, the language model refused the request. An admin has been notified in the logs."
+        )
     return None

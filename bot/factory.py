@@ -1,0 +1,61 @@
+"""Build the Assistant and everything it needs from Settings, in one place."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.agent import build_agent, open_checkpointer
+from bot.assistant import Assistant
+from bot.config import Settings
+from bot.llm import TransientFallback, build_openai_model
+from bot.offline import CallerScope, Directory, OfflineBrain, OfflineChatModel
+from bot.services import Services, build_services
+from knowledge.embeddings import Embedder
+from knowledge.index import build_guidance_index, default_sources
+from prompts import Prompts
+from tools.accounts import make_account_tools
+from tools.guidance import make_guidance_tools
+
+log = logging.getLogger(__name__)
+
+
+def build_tools(services: Services, index) -> list:
+    """The agent's tool allowlist: read-only account tools, guidance search and drafting."""
+    return [*make_account_tools(services.sessions), *make_guidance_tools(index)]
+
+
+def build_assistant(settings: Settings, services: Services | None = None) -> Assistant:
+    """The one factory used by the CLI, Slack and tests."""
+    services = services or build_services(settings)
+    prompts = Prompts()
+    embedder = Embedder.from_settings(settings)
+    index = build_guidance_index(settings, embedder)
+    report = index.sync(default_sources(settings))
+    if report.chunks_added or report.chunks_removed:
+        log.info("guidance index: %d chunks added, %d removed", report.chunks_added,
+                 report.chunks_removed)
+    tools = build_tools(services, index)
+    offline = OfflineChatModel(brain=OfflineBrain(embedder, prompts, Directory(services.sessions)))
+    middleware = [CallerScope()]
+    if settings.kam_llm == "openai":
+        model = build_openai_model(settings)
+        model_name = f"openai:{settings.kam_model}"
+        if settings.kam_llm_fallback == "offline":
+            middleware.append(TransientFallback(offline))
+    else:
+        model, model_name = offline, "offline"
+    agent = build_agent(
+        model,
+        tools,
+        prompts,
+        open_checkpointer(settings.kam_data_dir / "threads.db"),
+        middleware,
+    )
+    return Assistant(
+        agent=agent,
+        sessions=services.sessions,
+        model_name=model_name,
+        as_of=settings.kam_as_of,
+        answer_budget_s=settings.kam_answer_budget_s,
+        step_limit=settings.kam_agent_step_limit,
+    )
