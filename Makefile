@@ -43,7 +43,13 @@ bench-import: $(STAMP)
 bench-retrieval: $(STAMP)
 	$(PY) benchmarks/retrieval_bench.py
 
-bench: bench-import bench-retrieval
+bench-kpi: $(STAMP)
+	$(PY) benchmarks/kpi_bench.py
+
+bench-agent: $(STAMP)
+	$(PY) benchmarks/agent_bench.py
+
+bench: bench-import bench-retrieval bench-kpi bench-agent
 
 clean:
 	rm -rf data/ build/ *.egg-info .pytest_cache

@@ -36,15 +36,19 @@ def ensure_csv() -> Path:
 
 
 def ensure_scale_data() -> Path:
-    """The path of the imported scale database, building it if needed."""
+    """The path of the imported scale database, building it if needed.
+
+    A database built by an older version is migrated to the current schema first
+    (migrations fill new tables from the data already there)."""
     ensure_csv()
-    if not DB_PATH.exists():
-        started = time.perf_counter()
-        engine = make_engine(f"sqlite:///{DB_PATH}")
-        upgrade(engine)
+    exists = DB_PATH.exists()
+    started = time.perf_counter()
+    engine = make_engine(f"sqlite:///{DB_PATH}")
+    upgrade(engine)
+    if not exists:
         report = import_paths(engine, [CSV_DIR])
-        engine.dispose()
         print(f"imported {report.total_rows:,} rows in {time.perf_counter() - started:.1f} s")
+    engine.dispose()
     return DB_PATH
 
 

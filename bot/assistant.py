@@ -29,6 +29,12 @@ UNKNOWN_USER = (
     "Ask your KAM Assistant admin to add your Slack user id to the users list."
 )
 
+EMPTY_ANSWER = "Sorry, I could not put an answer together. Please rephrase the question."
+EMPTY_ANSWER_BROKEN_CALL = (
+    "Sorry, the language model sent a request I could not read (malformed tool arguments). "
+    "Please try again."
+)
+
 
 @dataclass
 class ToolCallRecord:
@@ -57,6 +63,7 @@ class Assistant:
         self,
         *,
         agent,
+        tools: list,
         sessions: sessionmaker[Session],
         model_name: str,
         as_of: date | None,
@@ -64,6 +71,7 @@ class Assistant:
         step_limit: int,
     ):
         self.agent = agent
+        self.tools = tools  # the allowlist the agent was built with
         self.sessions = sessions
         self.model_name = model_name
         self.as_of = as_of
@@ -136,6 +144,10 @@ class Assistant:
         turn = _current_turn(messages)
         final = next((m for m in reversed(turn) if isinstance(m, AIMessage)), None)
         text = final.text if final is not None else ""
+        if not text.strip():
+            broken = final is not None and final.invalid_tool_calls
+            log.warning("empty answer (invalid tool calls: %s)", bool(broken))
+            return self._failure(EMPTY_ANSWER_BROKEN_CALL if broken else EMPTY_ANSWER, started)
         calls = [
             ToolCallRecord(call["name"], call["args"])
             for message in turn

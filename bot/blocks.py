@@ -295,7 +295,9 @@ class SlackMessage:
 def notice(text: str) -> SlackMessage:
     """A short one-section message (placeholder, apology, refusal), escaped."""
     escaped = escape(text)
-    return SlackMessage(truncate(escaped, FALLBACK_LIMIT), [section(truncate(escaped, SECTION_LIMIT))])
+    return SlackMessage(
+        truncate(escaped, FALLBACK_LIMIT), [section(truncate(escaped, SECTION_LIMIT))]
+    )
 
 
 def feedback_block(ref: FeedbackRef) -> dict:

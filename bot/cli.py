@@ -8,7 +8,7 @@ import sys
 import typer
 from rich.console import Console
 
-from bot import cli_accounts
+from bot import cli_accounts, cli_drafts, cli_slack
 from bot.cli_knowledge import eval_app, knowledge_app
 from bot.cli_chat import ask_command, chat_command, demo_command, eval_core_command
 from bot.cli_data import db_app, demo_data_command, import_command
@@ -44,6 +44,8 @@ app.add_typer(db_app, name="db")
 app.command("import")(import_command)
 app.command("demo-data")(demo_data_command)
 cli_accounts.register(app)
+cli_slack.register(app)
+cli_drafts.register(app)
 app.command("ask")(ask_command)
 app.command("chat")(chat_command)
 app.command("demo")(demo_command)

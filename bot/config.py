@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     kam_slack_host: str = Field("0.0.0.0", description="Address `kam serve` listens on.")
     kam_slack_port: int = Field(3000, ge=1, le=65535, description="Port of `kam serve`.")
     kam_slack_workers: int = Field(8, ge=1, le=64, description="Answers worked on at once.")
+    kam_slack_answer_processes: int = Field(
+        1, ge=0, le=16, description="Processes computing answers for `kam serve` (0: in-process)."
+    )
     kam_slack_event_ttl_s: int = Field(
         3600, ge=600, description="How long handled event ids are kept to drop Slack's retries."
     )

@@ -14,29 +14,36 @@ from knowledge.embeddings import Embedder
 from knowledge.index import build_guidance_index, default_sources
 from prompts import Prompts
 from tools.accounts import make_account_tools
+from tools.drafting import make_drafting_tools
 from tools.guidance import make_guidance_tools
 
 log = logging.getLogger(__name__)
 
 
-def build_tools(services: Services, index) -> list:
+def build_tools(services: Services, index, prompts: Prompts) -> list:
     """The agent's tool allowlist: read-only account tools, guidance search and drafting."""
-    return [*make_account_tools(services.sessions), *make_guidance_tools(index)]
+    return [
+        *make_account_tools(services.sessions),
+        *make_guidance_tools(index),
+        *make_drafting_tools(services.sessions, index, prompts, services.settings.out_dir),
+    ]
 
 
-def build_assistant(settings: Settings, services: Services | None = None) -> Assistant:
-    """The one factory used by the CLI, Slack and tests."""
+def build_assistant(
+    settings: Settings, services: Services | None = None, embedder: Embedder | None = None
+) -> Assistant:
+    """The one factory used by the CLI, Slack and tests (which pass a shared embedder)."""
     services = services or build_services(settings)
     prompts = Prompts()
-    embedder = Embedder.from_settings(settings)
+    embedder = embedder or Embedder.from_settings(settings)
     index = build_guidance_index(settings, embedder)
     report = index.sync(default_sources(settings))
     if report.chunks_added or report.chunks_removed:
         log.info("guidance index: %d chunks added, %d removed", report.chunks_added,
                  report.chunks_removed)
-    tools = build_tools(services, index)
+    tools = build_tools(services, index, prompts)
     offline = OfflineChatModel(brain=OfflineBrain(embedder, prompts, Directory(services.sessions)))
-    middleware = [CallerScope()]
+    middleware = []
     if settings.kam_llm == "openai":
         model = build_openai_model(settings)
         model_name = f"openai:{settings.kam_model}"
@@ -44,6 +51,8 @@ def build_assistant(settings: Settings, services: Services | None = None) -> Ass
             middleware.append(TransientFallback(offline))
     else:
         model, model_name = offline, "offline"
+    # Innermost, so that it also scopes the offline model when the fallback swaps it in.
+    middleware.append(CallerScope())
     agent = build_agent(
         model,
         tools,
@@ -53,6 +62,7 @@ def build_assistant(settings: Settings, services: Services | None = None) -> Ass
     )
     return Assistant(
         agent=agent,
+        tools=tools,
         sessions=services.sessions,
         model_name=model_name,
         as_of=settings.kam_as_of,

@@ -20,17 +20,18 @@ import re
 import shlex
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from slack_bolt import App, BoltResponse
+from pydantic import SecretStr
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.lazy_listener import ThreadLazyListenerRunner
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.assistant import Answer, Assistant
+from bot.assistant import Answer
 from bot.blocks import (
     FEEDBACK_HELPFUL,
     FEEDBACK_NOT_HELPFUL,
@@ -65,20 +66,32 @@ NOT_IN_CHANNEL = (
 EMPTY_QUESTION = "Ask me about your accounts, e.g. “How is Acme doing?”, or type `/kam help`."
 # A response_url takes at most five messages; keep one for the charts note.
 MAX_EPHEMERAL_MESSAGES = 4
+# Context flag of an event already claimed and acknowledged, on its way to the listeners.
+CLAIMED = "kam_event_claimed"
 
 
 class PortfolioSource(Protocol):
     def glance(self, scope: AccessScope) -> PortfolioGlance: ...
 
 
+class Answers(Protocol):
+    """What Slack needs of the assistant: `Assistant`, or `AnswerWorkers` in other processes."""
+
+    def resolve(self, *, slack_user_id: str) -> AccessScope: ...
+
+    def answer(self, user: AccessScope, text: str, thread_id: str) -> Answer: ...
+
+
 @dataclass
 class SlackBot:
     """What the listeners need, built once by `build_slack_app` and passed to each of them."""
 
-    assistant: Assistant
+    assistant: Answers
     out: SlackOut
     ledger: EventLedger
     votes: FeedbackStore
+    dispatcher: Executor
+    dispatch: Callable[[BoltRequest], BoltResponse] = lambda request: BoltResponse(status=500)
     portfolio: PortfolioSource | None = None
 
     def resolve(self, slack_user_id: str) -> AccessScope:
@@ -169,9 +182,13 @@ def parse_command(text: str) -> KamCommand:
         raise CommandError(f"Unknown command “{name}”.")
     placeholder = COMMANDS[name][0]
     if placeholder in ("ACCOUNT", "QUESTION") and not argument:
-        raise CommandError(f"`/kam {name}` needs {placeholder.lower()}: `/kam {name} {placeholder}`.")
+        raise CommandError(
+            f"`/kam {name}` needs {placeholder.lower()}: `/kam {name} {placeholder}`."
+        )
     if name == "renewals" and argument and not (argument.isdigit() and 1 <= int(argument) <= 730):
-        raise CommandError("`/kam renewals` takes a number of days from 1 to 730, e.g. `/kam renewals 60`.")
+        raise CommandError(
+            "`/kam renewals` takes a number of days from 1 to 730, e.g. `/kam renewals 60`."
+        )
     return KamCommand(name, argument, share)
 
 
@@ -188,7 +205,8 @@ def command_question(command: KamCommand, name_of: Callable[[str], str | None]) 
         return "Which of my accounts are at risk of churn?", "Accounts at risk"
     if command.name == "renewals":
         days = int(arg or 90)
-        return f"Which renewals are due in the next {days} days?", f"Renewals in the next {days} days"
+        return (f"Which renewals are due in the next {days} days?",
+                f"Renewals in the next {days} days")
     if command.name == "portfolio":
         if not arg:
             return "Summarise my portfolio", "Portfolio"
@@ -243,7 +261,8 @@ def answer_in_thread(
     try:
         scope = bot.resolve(slack_user_id)
     except UnknownUserError:
-        bot.out.post(channel, notice(REFUSAL.format(slack_user_id=slack_user_id)), thread_ts=thread_ts)
+        refusal = notice(REFUSAL.format(slack_user_id=slack_user_id))
+        bot.out.post(channel, refusal, thread_ts=thread_ts)
         return
     posted = bot.out.post(channel, notice(placeholder), thread_ts=thread_ts)
     channel, answer_ts = posted.get("channel") or channel, posted["ts"]
@@ -281,14 +300,37 @@ def ack_now(ack) -> None:
     ack()
 
 
-def skip_retried_events(body, next, logger, *, bot: SlackBot) -> BoltResponse | None:
-    """Global middleware: an event id seen before is acknowledged (200) and not handled again."""
-    event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+def ack_events_once(req, body, context, next, logger, *, bot: SlackBot) -> BoltResponse | None:
+    """Global middleware, after Bolt's verification: acknowledge each Events API delivery at
+    once, and hand the first delivery of an event id on to the listeners in the background.
+
+    A retried delivery (same event id, here or in another worker) is acknowledged with a
+    200 and dropped. Returning without next() must carry a response, or Bolt answers 404
+    and Slack retries.
+    """
+    if body.get("type") != "event_callback" or context.get(CLAIMED):
+        return next()
+    event_id = body.get("event_id")
     if event_id and not bot.ledger.claim(event_id):
         logger.info("event %s already taken; acknowledging the retry", event_id)
-        # Returning without next() must carry a response, or Bolt answers 404 and Slack retries.
         return BoltResponse(status=200, body="")
-    return next()
+    bot.dispatcher.submit(_dispatch_claimed, bot, req)
+    return BoltResponse(status=200, body="")
+
+
+def _dispatch_claimed(bot: SlackBot, req: BoltRequest) -> None:
+    """Run a claimed event through Bolt again (verification included), now to its listener."""
+    claimed = BoltRequest(
+        body=req.raw_body if req.mode == "http" else req.body,
+        query=req.query,
+        headers=req.headers,
+        context={CLAIMED: True},
+        mode=req.mode,
+    )
+    try:
+        bot.dispatch(claimed)
+    except Exception:
+        log.exception("dispatching event %s failed", req.body.get("event_id"))
 
 
 def answer_mention(event, context, *, bot: SlackBot) -> None:
@@ -297,7 +339,10 @@ def answer_mention(event, context, *, bot: SlackBot) -> None:
 
 
 def is_direct_message(event) -> bool:
-    return event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id")
+    """A person's own message in a DM with the bot (not an edit, not another bot)."""
+    return (
+        event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id")
+    )
 
 
 def answer_direct_message(event, context, *, bot: SlackBot) -> None:
@@ -466,6 +511,21 @@ def log_error(error, body, logger) -> None:
 # ---------------------------------------------------------------- the factory
 
 
+class WorkPools(ThreadLazyListenerRunner):
+    """Bolt's lazy-listener runner on a bounded pool of its own (acks never queue behind
+    answers), plus the pool that takes claimed events on to their listeners."""
+
+    def __init__(self, logger: logging.Logger, workers: int):
+        super().__init__(
+            logger=logger, executor=ThreadPoolExecutor(workers, thread_name_prefix="slack-work")
+        )
+        self.dispatcher = ThreadPoolExecutor(2, thread_name_prefix="slack-dispatch")
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value else ""
+
+
 def _bind(function: Callable, bot: SlackBot) -> Callable:
     """`function` with `bot` filled in; Bolt still sees (and injects) its other arguments."""
     return functools.update_wrapper(functools.partial(function, bot=bot), function)
@@ -473,7 +533,7 @@ def _bind(function: Callable, bot: SlackBot) -> Callable:
 
 def build_slack_app(
     settings: Settings,
-    assistant: Assistant,
+    assistant: Answers,
     sessions: sessionmaker[Session],
     *,
     portfolio: PortfolioSource | None = None,
@@ -487,8 +547,8 @@ def build_slack_app(
     Request verification is always on; Socket Mode requests are not signed (the
     WebSocket is authenticated by the app token) and Bolt skips the check for them.
     """
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    token = _secret(settings.slack_bot_token)
+    secret = _secret(settings.slack_signing_secret)
     if not token:
         raise ValueError("SLACK_BOT_TOKEN is not set: see docs/slack-setup.md")
     if not secret and not socket_mode:
@@ -504,19 +564,18 @@ def build_slack_app(
         ignoring_self_events_enabled=True,
         listener_executor=ThreadPoolExecutor(32, thread_name_prefix="slack-ack"),
     )
-    # Lazy work gets a bounded pool of its own: acks never queue behind answers.
-    app.listener_runner.lazy_listener_runner = ThreadLazyListenerRunner(
-        logger=app.logger,
-        executor=ThreadPoolExecutor(settings.kam_slack_workers, thread_name_prefix="slack-work"),
-    )
+    pools = WorkPools(app.logger, settings.kam_slack_workers)
+    app.listener_runner.lazy_listener_runner = pools
     bot = SlackBot(
         assistant=assistant,
         out=SlackOut(client, pacer),
-        ledger=EventLedger(sessions, ttl_s=settings.kam_slack_event_ttl_s),
+        ledger=EventLedger(sessions.kw["bind"], ttl_s=settings.kam_slack_event_ttl_s),
         votes=FeedbackStore(sessions),
+        dispatcher=pools.dispatcher,
+        dispatch=app.dispatch,
         portfolio=portfolio,
     )
-    app.use(_bind(skip_retried_events, bot))
+    app.use(_bind(ack_events_once, bot))
     app.event("app_mention")(ack=ack_now, lazy=[_bind(answer_mention, bot)])
     app.event("message", matchers=[is_direct_message])(
         ack=ack_now, lazy=[_bind(answer_direct_message, bot)]
@@ -534,5 +593,9 @@ def build_slack_app(
 def shutdown_slack_app(app: App, *, wait: bool = True) -> None:
     """Stop taking work; with `wait`, finish the answers already under way (for a clean exit)."""
     runner = app.listener_runner
-    for executor in (runner.lazy_listener_runner.executor, runner.listener_executor):
-        executor.shutdown(wait=wait, cancel_futures=not wait)
+    work = runner.lazy_listener_runner
+    # In the order work flows: claimed events, then acks, then the answers they started.
+    dispatcher = work.dispatcher if isinstance(work, WorkPools) else None
+    for executor in (dispatcher, runner.listener_executor, work.executor):
+        if executor is not None:
+            executor.shutdown(wait=wait, cancel_futures=not wait)

@@ -32,7 +32,7 @@ MAX_RETRY_AFTER_S = 30
 
 
 class BoundedRateLimitRetry(RateLimitErrorRetryHandler):
-    """Retry a 429 after its `Retry-After`, at most `max_retry_count` times and `max_wait_s` each."""
+    """Retry a 429 after its `Retry-After`, at most `max_retry_count` times of `max_wait_s`."""
 
     def __init__(self, max_retry_count: int = 3, max_wait_s: float = MAX_RETRY_AFTER_S):
         super().__init__(max_retry_count=max_retry_count)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,12 +30,13 @@ class EventLedger:
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        engine: Engine,
         *,
         ttl_s: float = 3600,
         clock: Callable[[], datetime] = utcnow,
     ):
-        self.sessions = sessions
+        # Core statements on the engine, not ORM sessions: a claim sits on the ack path.
+        self.engine = engine
         self.ttl = timedelta(seconds=ttl_s)
         self.clock = clock
         # One writer at a time within this process: SQLite's busy handler sleeps in steps
@@ -49,8 +50,8 @@ class EventLedger:
         now = self.clock()
         with self._lock:
             try:
-                with self.sessions.begin() as session:
-                    session.add(SlackEvent(event_id=event_id, received_at=now))
+                with self.engine.begin() as conn:
+                    conn.execute(insert(SlackEvent), {"event_id": event_id, "received_at": now})
             except IntegrityError:
                 return False
             if time.monotonic() - self._pruned_at > self._prune_every_s:
@@ -59,8 +60,8 @@ class EventLedger:
         return True
 
     def _prune(self, now: datetime) -> None:
-        with self.sessions.begin() as session:
-            session.execute(delete(SlackEvent).where(SlackEvent.received_at < now - self.ttl))
+        with self.engine.begin() as conn:
+            conn.execute(delete(SlackEvent).where(SlackEvent.received_at < now - self.ttl))
 
 
 class FeedbackStore:

@@ -130,6 +130,25 @@ class OrderMonthly(Base):
     order_lines: Mapped[int] = mapped_column(Integer)
 
 
+class AccountMonthly(Base):
+    """Orders summed per account and month over all product lines; kept current by the importer.
+
+    Revenue and cost KPIs read whole months from here (`order_monthly` only where the
+    product line matters). On SQLite the table is WITHOUT ROWID, so rows are stored in
+    primary-key order: one account's months are a single contiguous range read, with no
+    lookup from an index into the table per row. PostgreSQL ignores the option.
+    """
+
+    __tablename__ = "account_monthly"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    revenue_cents: Mapped[int] = mapped_column(Cents)
+    cost_cents: Mapped[int] = mapped_column(Cents)
+    order_lines: Mapped[int] = mapped_column(Integer)
+
+
 class CostToServe(Base):
     __tablename__ = "cost_to_serve"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from knowledge.embeddings import Embedder, default_model_dir
 from store.db import make_engine, make_session_factory, upgrade
 from store.demo import generate
 from store.importer import import_paths
@@ -43,6 +44,12 @@ def loopback_only():
     socket.socket.connect = guarded
     yield
     socket.socket.connect = original
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """all-MiniLM-L6-v2 from the wheel's local files, loaded once per test run."""
+    return Embedder(default_model_dir())
 
 
 @pytest.fixture

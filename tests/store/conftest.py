@@ -115,9 +115,9 @@ def table_rows(engine: Engine) -> Callable[[str], list[tuple]]:
 
 @pytest.fixture
 def snapshot(table_rows) -> Callable[[], dict[str, list[tuple]]]:
-    """The contents of every importable table and of the monthly order aggregate."""
+    """The contents of every importable table and of the monthly order aggregates."""
 
     def take() -> dict[str, list[tuple]]:
-        return {name: table_rows(name) for name in [*SPECS, "order_monthly"]}
+        return {name: table_rows(name) for name in [*SPECS, "order_monthly", "account_monthly"]}
 
     return take

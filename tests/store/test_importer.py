@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from store import importer
 from store.importer import MAX_REPORTED_ERRORS, ImportFailed, import_paths
 
 ORDERS = "order_id,account_id,product_id,order_date,quantity,revenue,cost\n"
@@ -566,9 +567,33 @@ ORDER_MONTHLY = text(
 )
 
 
+ACCOUNT_GROUP_BY_ORDERS = text(
+    """
+    SELECT account_id, date(order_date, 'start of month'),
+           SUM(revenue_cents), SUM(cost_cents), COUNT(*)
+    FROM orders GROUP BY 1, 2 ORDER BY 1, 2
+    """
+)
+ACCOUNT_MONTHLY = text(
+    """
+    SELECT account_id, month, revenue_cents, cost_cents, order_lines
+    FROM account_monthly ORDER BY 1, 2
+    """
+)
+
+
 def monthly_matches_orders(engine) -> bool:
+    """Both aggregates (per product line, per account) equal a GROUP BY over the order lines."""
     with engine.connect() as conn:
-        return conn.execute(ORDER_MONTHLY).all() == conn.execute(GROUP_BY_ORDERS).all()
+        return (
+            conn.execute(ORDER_MONTHLY).all() == conn.execute(GROUP_BY_ORDERS).all()
+            and conn.execute(ACCOUNT_MONTHLY).all() == conn.execute(ACCOUNT_GROUP_BY_ORDERS).all()
+        )
+
+
+def account_monthly(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(ACCOUNT_MONTHLY)]
 
 
 ORDER_LINES = (
@@ -617,3 +642,40 @@ def test_monthly_aggregate_follows_a_product_moved_to_another_line(
     import_files({"products.csv": "product_id,name,product_line\nP1,Pressure sensor,Services\n"})
 
     assert monthly_matches_orders(engine)
+
+
+def test_account_monthly_sums_every_product_line_of_a_month(base_files, import_files, engine):
+    import_files({**base_files, **orders(*ORDER_LINES)})
+
+    assert monthly_matches_orders(engine)
+    assert account_monthly(engine) == [
+        ("A1", "2024-01-01", 495050, 109000, 3),
+        ("A1", "2024-02-01", 15000, 9000, 1),
+        ("A2", "2024-02-01", 480000, 100000, 1),
+    ]
+
+
+def test_account_monthly_follows_an_order_moved_to_another_account(
+    base_files, import_files, engine
+):
+    import_files({**base_files, **orders(*ORDER_LINES)})
+
+    import_files(orders("O4,A2,P1,2024-02-01,3,150,90"))
+
+    assert monthly_matches_orders(engine)
+    assert account_monthly(engine) == [
+        ("A1", "2024-01-01", 495050, 109000, 3),
+        ("A2", "2024-02-01", 495000, 109000, 2),
+    ]
+
+
+def test_monthly_aggregates_rebuilt_in_full_match_the_incremental_ones(
+    base_files, import_files, engine, monkeypatch
+):
+    monkeypatch.setattr(importer, "INCREMENTAL_AGGREGATE_LIMIT", 0)
+    import_files({**base_files, **orders(*ORDER_LINES)})
+
+    import_files(orders("O4,A2,P1,2024-02-01,3,150,90", "O1,A2,P2,2024-03-05,2,100.00,60.00"))
+
+    assert monthly_matches_orders(engine)
+    assert account_monthly(engine)[-1] == ("A2", "2024-03-01", 10000, 6000, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -9,7 +10,7 @@ from sqlalchemy import inspect
 from typer.testing import CliRunner
 
 from bot.cli import app
-from store.db import alembic_config, current_revision, make_engine
+from store.db import alembic_config, current_revision, make_engine, upgrade
 from store.importer import import_paths
 from store.models import Base
 
@@ -51,3 +52,53 @@ def test_db_init_twice_is_safe_and_keeps_the_data(tmp_path, monkeypatch):
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT user_id FROM users").scalars().all() == ["u1"]
     engine.dispose()
+
+
+def test_account_monthly_is_clustered_by_account_on_sqlite(engine):
+    with engine.connect() as conn:
+        ddl = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE name = 'account_monthly'"
+        ).scalar_one()
+
+    assert ddl.rstrip().endswith("WITHOUT ROWID")
+
+
+def test_upgrade_to_0003_fills_account_monthly_from_existing_orders(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'kam.db'}")
+    upgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO users (user_id, name, email, role) VALUES ('u1', 'Anna', 'a@x.com', 'kam')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO accounts (account_id, name, owner_user_id) "
+            "VALUES ('A1', 'Acme', 'u1'), ('A2', 'Globex', 'u1')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO products VALUES ('P1', 'Sensor', 'Sensors'), ('P2', 'Licence', 'Software')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO orders VALUES "
+            "('O1', 'A1', 'P1', '2024-01-05', 2, 10000, 6000), "
+            "('O2', 'A1', 'P2', '2024-01-31', 1, 480000, 100000), "
+            "('O3', 'A1', 'P1', '2024-02-01', 3, 15000, 9000), "
+            "('O4', 'A2', 'P2', '2024-02-29', 1, 480000, 100000)"
+        )
+
+    upgrade(engine)
+
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT * FROM account_monthly ORDER BY 1, 2").all()
+    assert [tuple(row) for row in rows] == [
+        ("A1", "2024-01-01", 490000, 106000, 2),
+        ("A1", "2024-02-01", 15000, 9000, 1),
+        ("A2", "2024-02-01", 480000, 100000, 1),
+    ]
+    engine.dispose()
+
+
+def test_downgrade_from_0003_drops_account_monthly(engine):
+    command.downgrade(alembic_config(engine), "0002")
+
+    assert not inspect(engine).has_table("account_monthly")
+    assert inspect(engine).has_table("order_monthly")

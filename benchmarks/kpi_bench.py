@@ -1,0 +1,123 @@
+"""KPI engine latency on the scale data set (10,000 accounts, ~2,000,000 order lines).
+
+Prints p50/p95 for: one account's summary, one account's churn risk, ranking every
+account by churn risk and by revenue growth, renewals due in 90 days; and the same
+revenue-growth ranking in DuckDB over the same CSVs, as a yardstick.
+Targets: account summary p50 < 20 ms; a full-portfolio ranking < 1 s; the growth
+ranking within 3x of DuckDB's time.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scale_data import CSV_DIR, ensure_scale_data  # noqa: E402
+
+from store.access import resolve_scope  # noqa: E402
+from store.db import make_engine, make_session_factory  # noqa: E402
+from tools.account_data import account_summary  # noqa: E402
+from tools.kpis import KpiEngine  # noqa: E402
+from tools.periods import current_period, prior_period  # noqa: E402
+from tools.portfolio import rank_accounts, renewals_due  # noqa: E402
+from tools.views import summary_view  # noqa: E402
+
+SUMMARY_TARGET_S = 0.020
+RANKING_TARGET_S = 1.0
+DUCKDB_RATIO_TARGET = 3.0
+TOP_N = 10
+
+
+def timings(fn: Callable[[int], object], runs: int, warmup: int = 2) -> list[float]:
+    for i in range(warmup):
+        fn(i)
+    out = []
+    for i in range(runs):
+        started = time.perf_counter()
+        fn(i)
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def p50_p95(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+def report(label: str, samples: list[float], target: float | None = None) -> float:
+    p50, p95 = p50_p95(samples)
+    verdict = ""
+    if target is not None:
+        verdict = f"  target < {target * 1000:,.0f} ms: " + ("meets" if p50 < target else "MISSES")
+    print(f"{label:44s} p50 {p50 * 1000:8.1f} ms   p95 {p95 * 1000:8.1f} ms{verdict}")
+    return p50
+
+
+def duckdb_growth_ranking(csv_dir: Path, as_of) -> Callable[[int], object]:
+    """The revenue-growth ranking in DuckDB over the CSVs (loaded once, not timed)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE orders AS SELECT * FROM read_csv('{csv_dir / 'orders.csv'}')")
+    con.execute(f"CREATE TABLE accounts AS SELECT * FROM read_csv('{csv_dir / 'accounts.csv'}')")
+    cur = current_period(as_of)
+    pri = prior_period(cur)
+    sql = """
+        WITH r AS (
+            SELECT account_id,
+                   sum(revenue) FILTER (WHERE order_date >= $cur_start) AS cur,
+                   sum(revenue) FILTER (WHERE order_date < $cur_start) AS pri
+            FROM orders WHERE order_date BETWEEN $pri_start AND $cur_end
+            GROUP BY account_id)
+        SELECT a.account_id, a.name, r.cur, r.pri, (r.cur - r.pri) / r.pri AS growth
+        FROM accounts a JOIN r USING (account_id)
+        WHERE r.pri > 0
+        ORDER BY growth DESC, a.name LIMIT $n
+    """
+    params = {"cur_start": cur.start, "pri_start": pri.start, "cur_end": cur.end, "n": TOP_N}
+    return lambda _i: con.execute(sql, params).fetchall()
+
+
+def main() -> None:
+    db_path = ensure_scale_data()
+    engine = make_engine(f"sqlite:///{db_path}")
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        admin = resolve_scope(session, user_id="u_admin")
+        kpis = KpiEngine(session, admin)
+        ids = [f"A{n:05d}" for n in range(1, 10_001, 97)]
+        print(f"{db_path} - as of {kpis.as_of}, {len(ids)} sample accounts\n")
+
+        summary = report("account summary (engine)",
+                         timings(lambda i: account_summary(kpis, ids[i % len(ids)]), 50),
+                         SUMMARY_TARGET_S)
+        report("account summary (tool JSON view, by id)",
+               timings(lambda i: summary_view(kpis, ids[i % len(ids)]), 50))
+        report("churn risk, one account",
+               timings(lambda i: kpis.account(ids[i % len(ids)], ["churn_risk"]), 50))
+        churn = report("rank all accounts by churn risk",
+                       timings(lambda _i: rank_accounts(kpis, "churn_risk", n=TOP_N), 7, 1),
+                       RANKING_TARGET_S)
+        growth = report("rank all accounts by revenue growth",
+                        timings(lambda _i: rank_accounts(kpis, "revenue_growth", n=TOP_N), 9, 1),
+                        RANKING_TARGET_S)
+        report("renewals due in 90 days (all accounts)",
+               timings(lambda _i: renewals_due(kpis, days=90), 9, 1), RANKING_TARGET_S)
+
+        duck = report("DuckDB: revenue growth ranking (same CSVs)",
+                      timings(duckdb_growth_ranking(CSV_DIR, kpis.as_of), 15, 2))
+    ratio = growth / duck
+    verdict = "meets" if ratio <= DUCKDB_RATIO_TARGET else "MISSES"
+    print(f"\nrevenue growth ranking: ours / DuckDB = {ratio:.1f}x "
+          f"(target <= {DUCKDB_RATIO_TARGET:.0f}x: {verdict})")
+    del summary, churn  # reported above; benchmarks inform, they do not fail the build
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Block Kit rendering: escaping, markdown to mrkdwn, and Slack's size limits."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from bot.assistant import Answer
+from bot.blocks import (
+    FeedbackRef,
+    escape,
+    inline_mrkdwn,
+    markdown_blocks,
+    notice,
+    render_answer,
+    truncate,
+)
+from bot.slack_app import parse_command, question_text
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("<!channel>", "&lt;!channel&gt;"),
+        ("<!here|here>", "&lt;!here|here&gt;"),
+        ("<!subteam^S1|@kams>", "&lt;!subteam^S1|@kams&gt;"),
+        ("<@U123>", "&lt;@U123&gt;"),
+        ("<https://evil.example|the deck>", "&lt;https://evil.example|the deck&gt;"),
+        ("R&D", "R&amp;D"),
+        ("a < b > c", "a &lt; b &gt; c"),
+    ],
+)
+def test_escape_turns_markup_into_text(raw, shown):
+    assert escape(raw) == shown
+
+
+@pytest.mark.parametrize("word", ["@channel", "@here", "@everyone", "@Channel"])
+def test_broadcast_words_are_defused(word):
+    assert word not in escape(f"ping {word} now")
+    assert escape(f"ping {word} now").replace("\u2060", "") == f"ping {word} now"
+
+
+def test_markdown_becomes_mrkdwn_and_links_show_their_address():
+    assert inline_mrkdwn("**Revenue** is *up*, see [the deck](https://x.example/d)") == (
+        "*Revenue* is _up_, see the deck (https://x.example/d)"
+    )
+
+
+def test_a_leading_heading_becomes_the_header_and_tables_become_monospace():
+    blocks = markdown_blocks("# Acme\n| KPI | value |\n|---|---|\n| NRR | 104 % |")
+
+    assert blocks[0]["type"] == "header" and blocks[0]["text"]["text"] == "Acme"
+    assert blocks[1]["text"]["text"] == "```\nKPI  value\nNRR  104 %\n```"
+
+
+def test_kpi_bullets_become_fields_ten_per_section():
+    lines = "\n".join(f"- **KPI {i}:** {i} %" for i in range(12))
+
+    blocks = markdown_blocks(lines)
+
+    assert [len(b["fields"]) for b in blocks] == [10, 2]
+    assert blocks[0]["fields"][0]["text"] == "*KPI 0*\n0 %"
+
+
+def test_all_text_objects_are_verbatim():
+    blocks = render_answer(Answer("hello <#C1> world", citations=["A › B"]),
+                           feedback=FeedbackRef("q", "a"))[0].blocks
+
+    texts = [t for b in blocks for t in [b.get("text"), *b.get("fields", []),
+                                         *b.get("elements", [])]
+             if isinstance(t, dict) and t.get("type") == "mrkdwn"]
+    assert texts and all(t["verbatim"] is True for t in texts)
+
+
+def test_long_answers_respect_every_limit():
+    text = "# " + "Title " * 60 + "\n" + "\n\n".join("word " * 900 for _ in range(30))
+    answer = Answer(text, citations=[f"Doc {i} › Part" for i in range(25)],
+                    as_of=date(2026, 6, 30), model="offline")
+
+    messages = render_answer(answer, feedback=FeedbackRef("q", "a"))
+
+    assert len(messages) > 1
+    for message in messages:
+        assert len(message.blocks) <= 50
+        assert len(message.text) <= 300
+        for block in message.blocks:
+            if block["type"] == "section" and "text" in block:
+                assert len(block["text"]["text"]) <= 3000
+            if block["type"] == "header":
+                assert len(block["text"]["text"]) <= 150
+            if block["type"] == "context":
+                assert len(block["elements"]) <= 10
+    assert messages[-1].blocks[-1]["block_id"] == "feedback"
+    assert "Doc 24 › Part" in json.dumps(messages[-1].blocks, ensure_ascii=False)
+
+
+def test_a_very_long_line_is_cut_at_spaces_and_never_inside_an_entity():
+    pieces = markdown_blocks(("a&b " * 2000).strip())
+
+    for block in pieces:
+        text = block["text"]["text"]
+        assert len(text) <= 3000
+        assert not text.endswith("&") and not text.endswith("&amp")
+
+
+def test_code_fences_are_closed_and_reopened_when_a_section_is_split():
+    code = "```\n" + "\n".join(f"line {i} " + "x" * 60 for i in range(120)) + "\n```"
+
+    blocks = markdown_blocks(code)
+
+    assert len(blocks) > 1
+    for block in blocks:
+        assert block["text"]["text"].count("```") % 2 == 0
+
+
+def test_a_failed_answer_is_one_short_notice():
+    messages = render_answer(Answer("Sorry, <!here> it broke", ok=False, citations=["A › B"]))
+
+    assert len(messages) == 1 and len(messages[0].blocks) == 1
+    assert "&lt;!here&gt;" in messages[0].blocks[0]["text"]["text"]
+
+
+def test_truncate_adds_an_ellipsis_at_a_word():
+    assert truncate("one two three four", 12) == "one two…"
+    assert truncate("short", 12) == "short"
+
+
+def test_notice_escapes_its_text():
+    assert notice("<@U1> hi").blocks[0]["text"]["text"] == "&lt;@U1&gt; hi"
+
+
+def test_feedback_reference_round_trips():
+    ref = FeedbackRef("C1:1.2", "C1:1.3")
+
+    assert FeedbackRef.decode(ref.encode()) == ref
+
+
+def test_question_text_drops_the_bot_mention_and_reads_markup_as_words():
+    text = "<@UBOT> how is <@U2> on <#C1|sales>? see <https://x.example|deck> &amp; <!here>"
+
+    assert question_text(text, "UBOT", {"U2": "Ben Carter"}.get) == (
+        "how is Ben Carter on #sales? see deck & @here"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "argument", "share"),
+    [
+        ("summary Acme Industrial", "summary", "Acme Industrial", False),
+        ("QBR Acme --share", "qbr", "Acme", True),
+        ('plan "Acme Foods"', "plan", "Acme Foods", False),
+        ("renewals 30", "renewals", "30", False),
+        ("ask what's up?", "ask", "what's up?", False),
+    ],
+)
+def test_parse_command(text, name, argument, share):
+    command = parse_command(text)
+
+    assert (command.name, command.argument, command.share) == (name, argument, share)

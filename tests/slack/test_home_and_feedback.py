@@ -1,0 +1,171 @@
+"""App Home (the portfolio at a glance), feedback buttons, and the weekly digest."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from conftest import ANNA, BEN, MARIA, STRANGER
+from sqlalchemy import select
+
+from bot.blocks import FeedbackRef
+from bot.digest import KpiPortfolio, compose_digests, post_digests
+from bot.slack_client import ChannelPacer, SlackOut, build_web_client
+from store.models import SlackFeedback
+
+
+@pytest.fixture
+def portfolio(offline) -> KpiPortfolio:
+    return KpiPortfolio(offline.sessions)
+
+
+def home_opened(slack, user: str = ANNA, tab: str = "home"):
+    return slack.event({"type": "app_home_opened", "user": user, "channel": "D0ANNA001",
+                        "tab": tab, "event_ts": slack.next_ts()})
+
+
+def test_app_home_shows_the_users_portfolio_with_summary_buttons(serve, portfolio, mock_slack):
+    slack = serve(portfolio=portfolio)
+
+    assert home_opened(slack).status == 200
+
+    publish = mock_slack.wait_for("views.publish")[0].body
+    assert publish["user_id"] == ANNA
+    view = json.dumps(publish["view"], ensure_ascii=False)
+    assert publish["view"]["type"] == "home"
+    assert "Anna Berg: your portfolio" in view
+    for heading in ("Top risks", "Renewals in the next 90 days", "Growing accounts"):
+        assert heading in view
+    assert "Globex Logistics" in view  # Anna's high-risk account in the demo data
+    assert "Stark Components" not in view  # Ben's
+    buttons = [e for b in publish["view"]["blocks"] if b["type"] == "actions"
+               for e in b["elements"]]
+    assert buttons and all(e["action_id"].startswith("open_summary") for e in buttons)
+    for block in publish["view"]["blocks"]:
+        if block["type"] == "actions":
+            ids = [e["action_id"] for e in block["elements"]]
+            assert len(ids) == len(set(ids))
+
+
+def test_managers_home_covers_the_team_with_a_line_per_kam(serve, portfolio, mock_slack):
+    slack = serve(portfolio=portfolio)
+
+    home_opened(slack, user=MARIA)
+
+    view = json.dumps(mock_slack.wait_for("views.publish")[0].body["view"], ensure_ascii=False)
+    assert "Maria Novak: your team's portfolio" in view
+    assert "Per KAM" in view and "Anna Berg" in view
+
+
+def test_app_home_for_an_unknown_user_is_a_refusal(serve, portfolio, mock_slack):
+    slack = serve(portfolio=portfolio)
+
+    home_opened(slack, user=STRANGER)
+
+    view = json.dumps(mock_slack.wait_for("views.publish")[0].body["view"])
+    assert "don't know you yet" in view
+    assert "Globex" not in view and "risk" not in view
+
+
+def test_messages_tab_does_not_publish_the_home(serve, portfolio, mock_slack):
+    slack = serve(portfolio=portfolio)
+
+    home_opened(slack, tab="messages")
+
+    slack.drain()
+    assert mock_slack.of("views.publish") == []
+
+
+def test_summary_button_answers_in_the_dm(serve, portfolio, mock_slack):
+    slack = serve(portfolio=portfolio)
+
+    slack.action("open_summary:0", "Acme Industrial", response_url=mock_slack.hook_url("home"))
+
+    placeholder = mock_slack.wait_for("chat.postMessage")[0]
+    assert placeholder.body["channel"] == ANNA and "thread_ts" not in placeholder.body
+    update = mock_slack.wait_for("chat.update")[0].body
+    assert update["channel"] == placeholder.reply["channel"]
+    assert "Acme Industrial: account summary" in json.dumps(update["blocks"])
+
+
+def feedback_rows(sessions, answer_id: str) -> list[tuple]:
+    with sessions() as session:
+        votes = session.scalars(
+            select(SlackFeedback).where(SlackFeedback.answer_id == answer_id)
+            .order_by(SlackFeedback.feedback_id)
+        )
+        return [(f.question_id, f.answer_id, f.slack_user_id, f.user_id, f.helpful) for f in votes]
+
+
+def unique_answer_id() -> str:
+    return f"C0SALES001:{uuid.uuid4().int % 10**10}.000100"
+
+
+def test_feedback_click_is_stored_with_the_question_and_answer_ids(slack, mock_slack, offline):
+    answer_id = unique_answer_id()
+    value = FeedbackRef("C0SALES001:1760000001.000100", answer_id).encode()
+
+    reply = slack.action("feedback_helpful", value, response_url=mock_slack.hook_url("fb"))
+
+    assert reply.status == 200
+    thanks = mock_slack.wait_for("/hooks/fb")[0].body
+    assert thanks["response_type"] == "ephemeral" and "helpful" in thanks["text"]
+    assert feedback_rows(offline.sessions, answer_id) == [
+        ("C0SALES001:1760000001.000100", answer_id, ANNA, "u_kam_anna", True)
+    ]
+
+
+def test_a_second_click_changes_the_vote_instead_of_adding_one(slack, mock_slack, offline):
+    answer_id = unique_answer_id()
+    value = FeedbackRef("C1:1.1", answer_id).encode()
+    slack.action("feedback_helpful", value, response_url=mock_slack.hook_url("fb"))
+    mock_slack.wait_for("/hooks/fb")
+
+    slack.action("feedback_not_helpful", value, response_url=mock_slack.hook_url("fb"))
+    mock_slack.wait_for("/hooks/fb", 2)
+    slack.action("feedback_helpful", value, user=BEN, response_url=mock_slack.hook_url("fb"))
+    mock_slack.wait_for("/hooks/fb", 3)
+
+    rows = feedback_rows(offline.sessions, answer_id)
+    assert [(r[2], r[4]) for r in rows] == [(ANNA, False), (BEN, True)]
+
+
+def test_feedback_buttons_of_a_real_answer_round_trip(slack, mock_slack, offline):
+    slack.mention("How is Acme Industrial doing?", ts="1760000500.000100")
+    blocks = mock_slack.wait_for("chat.update")[0].body["blocks"]
+    button = next(b for b in blocks if b.get("block_id") == "feedback")["elements"][1]
+
+    slack.action(button["action_id"], button["value"], response_url=mock_slack.hook_url("fb"))
+
+    mock_slack.wait_for("/hooks/fb")
+    answer_id = json.loads(button["value"])["a"]
+    assert answer_id == f"C0SALES001:{mock_slack.of('chat.postMessage')[0].reply['ts']}"
+    ((question, _, user, _, helpful),) = feedback_rows(offline.sessions, answer_id)
+    assert (question, user, helpful) == ("C0SALES001:1760000500.000100", ANNA, False)
+
+
+def test_digest_goes_to_every_kam_and_manager_with_their_own_accounts(portfolio, slack_sessions,
+                                                                      mock_slack):
+    digests = compose_digests(slack_sessions, portfolio)
+    out = SlackOut(build_web_client("xoxb-test", mock_slack.url), ChannelPacer(0))
+
+    sent, failed = post_digests(out, digests)
+
+    posts = {c.body["channel"]: json.dumps(c.body["blocks"], ensure_ascii=False)
+             for c in mock_slack.wait_for("chat.postMessage", sent)}
+    assert (sent, failed) == (8, [])  # six KAMs and two managers; the admin gets none
+    assert "Globex Logistics" in posts[ANNA] and "Stark Components" not in posts[ANNA]
+    assert "Per KAM" in posts[MARIA] and "Per KAM" not in posts[ANNA]
+    assert "Anna Berg" in posts[MARIA]
+    assert all("Growing accounts" not in text for text in posts.values())
+
+
+def test_a_failed_digest_does_not_stop_the_others(portfolio, slack_sessions, mock_slack):
+    digests = compose_digests(slack_sessions, portfolio)
+    mock_slack.fail("chat.postMessage", error="user_not_found")
+    out = SlackOut(build_web_client("xoxb-test", mock_slack.url), ChannelPacer(0))
+
+    sent, failed = post_digests(out, digests)
+
+    assert sent == len(digests) - 1 and len(failed) == 1

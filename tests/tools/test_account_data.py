@@ -1,0 +1,69 @@
+"""One account's data: stakeholder map and its gaps, tickets, opportunities, customer KPIs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tools import account_data
+from tools.selection import AccountNotFound
+
+
+def test_stakeholder_map_shows_roles_and_the_champion_gap(engine_as):
+    result = account_data.stakeholder_map(engine_as("u_kam_anna"), "A0003")
+    assert list(result["roles"])[:3] == ["decision_maker", "economic_buyer", "champion"]
+    champion = result["roles"]["champion"][0]
+    assert champion["status"] == "left"
+    assert "champion left, no replacement" in result["gaps"]
+    people = [p for ps in result["roles"].values() for p in ps]
+    assert all({"name", "relationship_strength_1_to_5", "last_activity_on"} <= set(p)
+               for p in people)
+
+
+def test_stakeholder_gaps_are_plain_rules():
+    roles = {
+        "economic_buyer": [{"name": "E", "status": "active", "engaged_last_12_months": False,
+                            "relationship_strength_1_to_5": 2}],
+    }
+    gaps = account_data.stakeholder_gaps(roles)
+    assert gaps == ["economic buyer not engaged in the last 12 months", "no active decision maker",
+                    "no champion", "single-threaded: one active contact or none",
+                    "weak relationships (strength <= 2): E"]
+
+
+def test_open_tickets_are_most_severe_first_and_as_of_aware(engine_as):
+    tickets = account_data.open_tickets(engine_as("u_kam_anna"), "A0003")
+    assert tickets["items"][0]["ticket_id"] == "A0003-T900"
+    assert tickets["items"][0]["severity"] == "critical"
+    earlier = account_data.open_tickets(engine_as("u_kam_anna", as_of=date(2026, 9, 1)), "A0003")
+    assert "A0003-T900" not in {t["ticket_id"] for t in earlier["items"]}
+
+
+def test_open_opportunities_for_the_portfolio_stay_in_scope(engine_as):
+    result = account_data.open_opportunities(engine_as("u_kam_anna"), limit=100)
+    assert result["count"] == len(result["items"]) > 0
+    assert {o["account_id"] for o in result["items"]} <= {
+        f"A{n:04d}" for n in range(1, 61)} - {"A0008"}
+
+
+def test_customer_kpi_history_has_achievement(engine_as):
+    result = account_data.customer_kpi_history(engine_as("u_kam_anna"), "A0003")
+    latest = result["kpis"][0]["latest"]
+    assert latest["achievement_ratio"] < 1 and latest["on_target"] is False
+    assert len(result["kpis"][0]["history"]) == 4
+
+
+def test_quarterly_revenue_ends_with_the_partial_quarter(engine_as):
+    data = account_data.quarterly_revenue(engine_as("u_kam_anna", as_of=date(2026, 8, 15)),
+                                          "A0004", quarters=3)
+    assert [q["quarter"] for q in data["quarters"]] == ["2026-Q1", "2026-Q2", "2026-Q3"]
+    assert [q["partial"] for q in data["quarters"]] == [False, False, True]
+
+
+@pytest.mark.parametrize("fn", [account_data.stakeholder_map, account_data.activity_timeline,
+                                account_data.customer_kpi_history, account_data.account_summary,
+                                account_data.quarterly_revenue])
+def test_every_account_function_refuses_other_kams_accounts(engine_as, fn):
+    with pytest.raises(AccountNotFound):
+        fn(engine_as("u_kam_anna"), "A0008")

@@ -1,0 +1,94 @@
+"""Which accounts a query covers: the caller's scope, always, narrowed by optional filters.
+
+Every account query in tools/ starts from `scoped_accounts`, so the scope of
+DESIGN §9 is part of the SQL and no filter can widen it. An account outside the
+scope and an account that does not exist give the same `AccountNotFound`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from store.access import AccessScope
+from store.models import Account, User
+
+NOT_FOUND_MESSAGE = "Account not found or not yours."
+
+
+class AccountNotFound(LookupError):
+    """The account does not exist or is outside the caller's scope (deliberately the same)."""
+
+    def __init__(self) -> None:
+        super().__init__(NOT_FOUND_MESSAGE)
+
+
+@dataclass(frozen=True)
+class AccountFilter:
+    """Narrows the caller's accounts; every field is optional and they combine with AND."""
+
+    account_ids: tuple[str, ...] | None = None
+    owner_user_id: str | None = None
+    team: str | None = None
+    region: str | None = None
+    tier: str | None = None
+    industry: str | None = None
+
+    def describe(self) -> dict[str, object]:
+        """The filters that are set, for showing the working."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items() if v}
+
+
+ACCOUNT_COLUMNS = (
+    Account.account_id,
+    Account.name,
+    Account.owner_user_id,
+    Account.tier,
+    Account.region,
+    Account.industry,
+    Account.wallet_estimate_cents,
+)
+
+
+def _same_text(column, value: str):
+    return func.lower(column) == value.strip().lower()
+
+
+def scoped_accounts(scope: AccessScope, flt: AccountFilter | None = None) -> Select:
+    """`SELECT <account columns> FROM accounts` restricted to the scope and the filter."""
+    stmt = select(*ACCOUNT_COLUMNS).where(scope.account_clause())
+    flt = flt or AccountFilter()
+    if flt.account_ids is not None:
+        stmt = stmt.where(Account.account_id.in_(flt.account_ids))
+    if flt.owner_user_id:
+        stmt = stmt.where(Account.owner_user_id == flt.owner_user_id)
+    if flt.team:
+        members = select(User.user_id).where(_same_text(User.team, flt.team))
+        stmt = stmt.where(Account.owner_user_id.in_(members))
+    if flt.region:
+        stmt = stmt.where(_same_text(Account.region, flt.region))
+    if flt.tier:
+        stmt = stmt.where(_same_text(Account.tier, flt.tier))
+    if flt.industry:
+        stmt = stmt.where(_same_text(Account.industry, flt.industry))
+    return stmt
+
+
+def get_account(session: Session, scope: AccessScope, account_id: str) -> Account:
+    """The account if it exists and is in scope; otherwise AccountNotFound (same for both)."""
+    account = session.execute(
+        select(Account).where(Account.account_id == account_id, scope.account_clause())
+    ).scalar_one_or_none()
+    if account is None:
+        raise AccountNotFound()
+    return account
+
+
+def owner_names(session: Session, user_ids: set[str]) -> dict[str, str]:
+    """user_id -> display name, for the owners shown in results."""
+    if not user_ids:
+        return {}
+    rows = session.execute(select(User.user_id, User.name).where(User.user_id.in_(user_ids)))
+    return {user_id: name for user_id, name in rows}

@@ -1,0 +1,204 @@
+"""JSON-ready views of the account queries: one function per question, shared by the
+LangChain tools, the `kam` CLI and (later) the Slack App Home.
+
+Each view resolves the account reference within the caller's scope (raising
+AccountNotFound or AmbiguousAccount), runs the one implementation of the query in
+tools/, and returns plain JSON types via `payload.jsonable`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from store.models import Account
+from tools import account_data, payload
+from tools.churn import churn_details
+from tools.find import find_accounts, resolve_account
+from tools.kpi_types import KpiTrend
+from tools.kpis import SPECS, KpiEngine, spec
+from tools.payload import TEXT_NOTE, UNITS_NOTE, jsonable, kpi_value
+from tools.portfolio import (
+    DEFAULT_COMPARE,
+    CompareKind,
+    GroupBy,
+    Order,
+    Portfolio,
+    Ranking,
+    compare,
+    portfolio_rollup,
+    rank_accounts,
+    renewals_due,
+)
+from tools.selection import NOT_FOUND_MESSAGE, AccountFilter
+
+AMBIGUOUS_MESSAGE = "Several of your accounts match; ask which one is meant."
+
+
+def _account_id(engine: KpiEngine, ref: str) -> str:
+    return resolve_account(engine.session, engine.scope, ref).account_id
+
+
+def find_view(engine: KpiEngine, query: str, limit: int = 5) -> dict[str, Any]:
+    found = find_accounts(engine.session, engine.scope, query, limit)
+    status = "match" if found.match else ("ambiguous" if found.candidates else "not_found")
+    out: dict[str, Any] = {"query": query, "status": status,
+                           "candidates": jsonable(found.candidates)}
+    if status == "not_found":
+        out["message"] = NOT_FOUND_MESSAGE
+    return out
+
+
+def summary_view(engine: KpiEngine, ref: str) -> dict[str, Any]:
+    summary = account_data.account_summary(engine, _account_id(engine, ref))
+    period = summary["period"]
+    kpis = {}
+    for name, item in summary.pop("kpis").items():
+        shown = jsonable(item)
+        if shown.get("period") == period.as_dict():
+            del shown["period"]  # the summary states the period once
+        kpis[name] = shown
+    return {"units": UNITS_NOTE, "data_note": TEXT_NOTE, **jsonable(summary), "kpis": kpis}
+
+
+def kpi_view(
+    engine: KpiEngine,
+    kpi: str,
+    ref: str | None = None,
+    portfolio: Portfolio | None = None,
+    group_by: GroupBy | None = None,
+) -> dict[str, Any]:
+    """One KPI for an account (when `ref` is given) or rolled up over a portfolio."""
+    kpi_spec = spec(kpi)
+    head = {"kpi": kpi, "definition": kpi_spec.description, "as_of": engine.as_of.isoformat(),
+            "units": UNITS_NOTE}
+    if ref is not None:
+        account_id = _account_id(engine, ref)
+        result = engine.account(account_id, [kpi])[kpi]
+        name = engine.session.get(Account, account_id).name
+        out = {**head, "account": {"account_id": account_id, "name": name},
+               **payload.kpi(result)}
+        if kpi == "churn_risk":
+            out["evidence_items"] = jsonable(churn_details(engine.context(), [account_id])[
+                account_id])
+            out["data_note"] = TEXT_NOTE
+        return out
+    rollup = portfolio_rollup(engine, [kpi], portfolio or Portfolio(), group_by)
+    out = {**head, "portfolio": rollup.portfolio, "accounts": rollup.accounts,
+           **payload.kpi(rollup.total[kpi])}
+    if group_by:
+        out["group_by"] = group_by
+        out["groups"] = [
+            {"key": g.key, "label": g.label, "accounts": g.accounts,
+             **payload.kpi(g.kpis[kpi], inputs=False)}
+            for g in rollup.groups
+        ]
+    return out
+
+
+def ranking_view(ranking: Ranking) -> dict[str, Any]:
+    items = []
+    for item in ranking.items:
+        entry = {"rank": item.rank, "account_id": item.account_id, "name": item.name,
+                 "owner": item.owner_name, "tier": item.tier,
+                 "value": kpi_value(item.result)}
+        if ranking.kpi == "churn_risk":
+            entry["band"] = item.result.inputs["band"]
+            entry["signs_fired"] = jsonable(item.result.inputs["signs_fired"])
+            entry["evidence_items"] = jsonable(item.details or {})
+        else:
+            entry["inputs"] = jsonable(item.result.inputs)
+        items.append(entry)
+    unit = payload.UNIT_LABELS[ranking.items[0].result.unit] if ranking.items else (
+        payload.UNIT_LABELS[SPECS[ranking.kpi].unit])
+    out = {"kpi": ranking.kpi, "order": ranking.order, "unit": unit,
+           "as_of": ranking.as_of.isoformat(), "portfolio": ranking.portfolio,
+           "accounts_ranked": ranking.accounts_ranked,
+           "accounts_without_a_value": ranking.accounts_undefined, "items": items}
+    if ranking.period is not None:
+        out["period"] = ranking.period.as_dict()
+    if ranking.kpi == "churn_risk":
+        out["data_note"] = TEXT_NOTE
+    return out
+
+
+def rank_view(
+    engine: KpiEngine, kpi: str, portfolio: Portfolio, n: int = 10, order: Order = "highest"
+) -> dict[str, Any]:
+    return ranking_view(rank_accounts(engine, kpi, portfolio, n, order))
+
+
+def at_risk_view(
+    engine: KpiEngine, portfolio: Portfolio, n: int = 10, min_band: str = "medium"
+) -> dict[str, Any]:
+    ranking = rank_accounts(engine, "churn_risk", portfolio, n, "highest", min_band=min_band)
+    return {**ranking_view(ranking), "min_band": min_band,
+            "accounts_below_min_band": ranking.accounts_below_band}
+
+
+def renewals_view(engine: KpiEngine, portfolio: Portfolio, days: int = 90) -> dict[str, Any]:
+    window, renewals = renewals_due(engine, portfolio, days)
+    items = [
+        {"contract_id": r.contract_id, "account_id": r.account_id, "name": r.name,
+         "owner": r.owner_name, "end_date": r.end_date.isoformat(), "days_left": r.days_left,
+         "annual_value": payload.money(r.annual_value_cents), "auto_renew": r.auto_renew,
+         "open_renewal_opportunity": r.open_renewal_opportunity,
+         "churn_risk": r.risk.value, "risk_band": r.risk.inputs["band"],
+         "signs_fired": [s["sign"] for s in r.risk.inputs["signs_fired"]]}
+        for r in renewals
+    ]
+    return {"as_of": engine.as_of.isoformat(), "window": window.as_dict(), "days": days,
+            "portfolio": portfolio.describe(), "units": UNITS_NOTE, "count": len(items),
+            "total_annual_value": payload.money(sum(r.annual_value_cents for r in renewals)),
+            "items": items}
+
+
+def stakeholders_view(engine: KpiEngine, ref: str) -> dict[str, Any]:
+    data = account_data.stakeholder_map(engine, _account_id(engine, ref))
+    return {"data_note": TEXT_NOTE, **jsonable(data)}
+
+
+def timeline_view(engine: KpiEngine, ref: str, days: int = 90, limit: int = 20) -> dict:
+    data = account_data.activity_timeline(engine, _account_id(engine, ref), days, limit)
+    return {"data_note": TEXT_NOTE, **jsonable(data)}
+
+
+def opportunities_view(
+    engine: KpiEngine, ref: str | None, flt: AccountFilter | None, limit: int = 20
+) -> dict[str, Any]:
+    account_id = _account_id(engine, ref) if ref else None
+    data = account_data.open_opportunities(engine, account_id, flt, limit)
+    return {"units": UNITS_NOTE, "account_id": account_id, **jsonable(data)}
+
+
+def tickets_view(
+    engine: KpiEngine, ref: str | None, flt: AccountFilter | None, limit: int = 20
+) -> dict[str, Any]:
+    account_id = _account_id(engine, ref) if ref else None
+    data = account_data.open_tickets(engine, account_id, flt, limit)
+    return {"data_note": TEXT_NOTE, "account_id": account_id, **jsonable(data)}
+
+
+def customer_kpis_view(engine: KpiEngine, ref: str) -> dict[str, Any]:
+    data = account_data.customer_kpi_history(engine, _account_id(engine, ref))
+    return {"note": "achievement_pct = actual/target (target/actual when lower is better)",
+            **jsonable(data)}
+
+
+def compare_view(
+    engine: KpiEngine,
+    kind: CompareKind = "year",
+    kpis: tuple[str, ...] = DEFAULT_COMPARE,
+    ref: str | None = None,
+    portfolio: Portfolio | None = None,
+) -> dict[str, Any]:
+    account_id = _account_id(engine, ref) if ref else None
+    result = compare(engine, kind, kpis, portfolio, account_id)
+    rows = {}
+    for name, (now, then) in result.kpis.items():
+        trend = payload.trend(KpiTrend(now, then), inputs=False)
+        rows[name] = {"value": trend.pop("value"), "base_value": trend.pop("prior_value"),
+                      **{k: v for k, v in trend.items() if k != "period"}}
+    return {"kind": kind, "current_period": result.current.as_dict(),
+            "base_period": result.base.as_dict(), "account_id": account_id,
+            "portfolio": result.portfolio, "accounts": result.accounts,
+            "units": UNITS_NOTE, "kpis": rows}
