@@ -49,7 +49,11 @@ bench-kpi: $(STAMP)
 bench-agent: $(STAMP)
 	$(PY) benchmarks/agent_bench.py
 
-bench: bench-import bench-retrieval bench-kpi bench-agent
+# Slack ingress: 500 signed events, 50 in flight, to `kam serve` (offline model, mock Slack).
+bench-slack: $(STAMP)
+	$(PY) benchmarks/slack_bench.py
+
+bench: bench-import bench-retrieval bench-kpi bench-agent bench-slack
 
 clean:
 	rm -rf data/ build/ *.egg-info .pytest_cache

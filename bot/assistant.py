@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -20,6 +19,7 @@ from bot.agent import AnswerTimeout
 from bot.llm import describe_model_error
 from store.access import AccessScope, UnknownUserError, resolve_scope
 from tools.context import CallerContext
+from tools.payload import loads
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class Assistant:
             if isinstance(message, AIMessage)
             for call in message.tool_calls
         ]
-        results = [_json(m.content) for m in turn if isinstance(m, ToolMessage)]
+        results = [loads(m.content) for m in turn if isinstance(m, ToolMessage)]
         as_of = next((r["as_of"] for r in results if isinstance(r, dict) and "as_of" in r), None)
         return Answer(
             text=text,
@@ -179,12 +179,3 @@ def _current_turn(messages: list) -> list:
         if isinstance(messages[index], HumanMessage):
             return messages[index + 1 :]
     return messages
-
-
-def _json(content: object) -> object:
-    if not isinstance(content, str):
-        return None
-    try:
-        return json.loads(content)
-    except ValueError:
-        return None

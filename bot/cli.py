@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 
 from bot import cli_accounts, cli_drafts, cli_slack
-from bot.cli_knowledge import eval_app, knowledge_app
 from bot.cli_chat import ask_command, chat_command, demo_command, eval_core_command
 from bot.cli_data import db_app, demo_data_command, import_command
+from bot.cli_knowledge import eval_app, knowledge_app
 from bot.config import Settings, SettingsError, load_settings
 
 app = typer.Typer(

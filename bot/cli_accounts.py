@@ -43,22 +43,23 @@ MONEY = {"amount", "annual_value"}
 FILTER_KEYS = {"owner", "kam", "team", "tier", "region", "industry", "quadrant", "risk_band"}
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
+def fail(message: str, code: int = 1) -> typer.Exit:
     err_console.print(f"[red]error:[/red] {message}", highlight=False)
     return typer.Exit(code)
 
 
-def _parse_date(text: str | None) -> date | None:
+def parse_date(text: str | None, option: str = "--as-of") -> date | None:
+    """An option's ISO date, or exit 2 naming the option."""
     if text is None:
         return None
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise _fail(f"--as-of {text!r} is not a date; use YYYY-MM-DD", 2) from None
+        raise fail(f"{option} {text!r} is not a date; use YYYY-MM-DD", 2) from None
 
 
 @contextmanager
-def _caller(as_user: str) -> Iterator[tuple[Any, CallerContext]]:
+def caller(as_user: str) -> Iterator[tuple[Any, CallerContext]]:
     """The session factory and the caller context for `--as-user`, or a one-line error."""
     from bot.cli import get_settings  # bot.cli registers these commands; import when run
     from bot.services import build_services
@@ -66,12 +67,12 @@ def _caller(as_user: str) -> Iterator[tuple[Any, CallerContext]]:
     services = build_services(get_settings(), migrate=False)
     try:
         if not is_initialised(services.engine):
-            raise _fail("the database is empty; run `kam demo-data` or `kam import` first")
+            raise fail("the database is empty; run `kam demo-data` or `kam import` first")
         with services.sessions() as session:
             try:
                 scope = resolve_scope(session, user_id=as_user)
             except UnknownUserError:
-                raise _fail(
+                raise fail(
                     f"unknown user {as_user!r} for --as-user; give a user_id from users.csv"
                 ) from None
         yield services.sessions, CallerContext(scope=scope)
@@ -79,15 +80,19 @@ def _caller(as_user: str) -> Iterator[tuple[Any, CallerContext]]:
         services.close()
 
 
-def _run(as_user: str, as_of: str | None, view: Callable) -> dict[str, Any]:
-    with _caller(as_user) as (sessions, context):
-        result = run_view(sessions, context, _parse_date(as_of), view)
+def checked(result: dict[str, Any]) -> dict[str, Any]:
+    """A tool result, or exit 1 with its error (candidates listed when ambiguous)."""
     if result.get("error") == "ambiguous":
         names = ", ".join(f"{c['name']} ({c['account_id']})" for c in result["candidates"])
-        raise _fail(f"several of your accounts match; name one of: {names}")
+        raise fail(f"several of your accounts match; name one of: {names}")
     if "error" in result:
-        raise _fail(result["message"])
+        raise fail(result["message"])
     return result
+
+
+def run(as_user: str, as_of: str | None, view: Callable) -> dict[str, Any]:
+    with caller(as_user) as (sessions, context):
+        return checked(run_view(sessions, context, parse_date(as_of), view))
 
 
 def _emit_json(payload: dict[str, Any]) -> None:
@@ -128,7 +133,7 @@ def account(
     as_of: AsOf = None,
 ) -> None:
     """Summary of one account: KPIs with last year's value, risks, renewals, tickets."""
-    data = _run(as_user, as_of, lambda e: views.summary_view(e, name))
+    data = run(as_user, as_of, lambda e: views.summary_view(e, name))
     if as_json:
         return _emit_json(data)
     acct = data["account"]
@@ -176,7 +181,7 @@ def kpi(
 ) -> None:
     """One KPI for an account or a portfolio, with the numbers it was computed from."""
     if kpi_name not in KPI_NAMES:
-        raise _fail(f"unknown KPI {kpi_name!r}; use one of: {', '.join(KPI_NAMES)}", 2)
+        raise fail(f"unknown KPI {kpi_name!r}; use one of: {', '.join(KPI_NAMES)}", 2)
     key, _, value = target.partition(":")
     if target.lower() in PORTFOLIO_WORDS or (value and key.lower() in FILTER_KEYS):
         filters = {} if not value else {"owner" if key.lower() == "kam" else key.lower(): value}
@@ -184,7 +189,7 @@ def kpi(
     else:
         def view(e):
             return views.kpi_view(e, kpi_name, target)
-    data = _run(as_user, as_of, view)
+    data = run(as_user, as_of, view)
     if as_json:
         return _emit_json(data)
     subject = data.get("account", {}).get("name") or json.dumps(data.get("portfolio"))
@@ -218,12 +223,12 @@ def portfolio(
     filters = {"owner": user} if user else {}
     if by:
         if by not in KPI_NAMES:
-            raise _fail(f"unknown KPI {by!r}; use one of: {', '.join(KPI_NAMES)}", 2)
+            raise fail(f"unknown KPI {by!r}; use one of: {', '.join(KPI_NAMES)}", 2)
         order = "lowest" if lowest else "highest"
-        data = _run(as_user, as_of, _portfolio(
+        data = run(as_user, as_of, _portfolio(
             lambda e, p: views.rank_view(e, by, p, n, order), filters))
         return _emit_json(data) if as_json else _ranking_table(data)
-    data = _run(as_user, as_of, _portfolio(lambda e, p: _rollup(e, p), filters))
+    data = run(as_user, as_of, _portfolio(lambda e, p: _rollup(e, p), filters))
     if as_json:
         return _emit_json(data)
     groups = [*data["groups"], {"label": "total", **data["total"]}]
@@ -273,8 +278,8 @@ def risks(
 ) -> None:
     """Accounts at churn risk, riskiest first, with the warning signs that fired."""
     if min_band not in ("medium", "high"):
-        raise _fail("--min-band must be medium or high", 2)
-    data = _run(as_user, as_of, _portfolio(
+        raise fail("--min-band must be medium or high", 2)
+    data = run(as_user, as_of, _portfolio(
         lambda e, p: views.at_risk_view(e, p, n, min_band), {}))
     if as_json:
         return _emit_json(data)
@@ -294,7 +299,7 @@ def renewals(
     as_of: AsOf = None,
 ) -> None:
     """Contracts ending within --days, with value, renewal opportunity and risk band."""
-    data = _run(as_user, as_of, _portfolio(lambda e, p: views.renewals_view(e, p, days), {}))
+    data = run(as_user, as_of, _portfolio(lambda e, p: views.renewals_view(e, p, days), {}))
     if as_json:
         return _emit_json(data)
     table = Table("end date", "days", "account", "owner", "annual value", "renewal opp",

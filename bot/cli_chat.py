@@ -107,12 +107,19 @@ def eval_core_command(
     report = run_core_eval(assistant, assistant.sessions, questions)
     table = Table("case", "result", "ms", "tools", "problems")
     for result in report.results:
-        table.add_row(result.id, "pass" if result.passed else "[red]FAIL[/red]",
-                      f"{result.ms:.0f}", ", ".join(result.tools), "; ".join(result.problems))
+        table.add_row(
+            result.id,
+            "pass" if result.passed else "[red]FAIL[/red]",
+            f"{result.ms:.0f}",
+            ", ".join(result.tools),
+            "; ".join(result.problems),
+        )
         if verbose:
             console.print(Markdown(result.answer))
     console.print(table)
-    console.print(f"model {report.model}: {report.passed}/{len(report.results)} passed "
-                  f"({report.pass_rate:.0%})")
+    console.print(
+        f"model {report.model}: {report.passed}/{len(report.results)} passed "
+        f"({report.pass_rate:.0%})"
+    )
     if report.passed != len(report.results):
         raise typer.Exit(1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +17,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
 
-from bot.cli_accounts import AsOf, AsUser, _caller, _fail, _parse_date, _run
+from bot.cli_accounts import AsOf, AsUser, caller, checked, fail, parse_date, run
 from tools import plans
 from tools.context import CallerContext
 from tools.drafting import Drafter
@@ -48,28 +47,10 @@ def _drafter(as_user: str) -> Iterator[tuple[Drafter, CallerContext]]:
     from prompts import Prompts
 
     settings = get_settings()
-    with _caller(as_user) as (sessions, context):
+    with caller(as_user) as (sessions, context):
         index = build_guidance_index(settings)
         index.sync(default_sources(settings))
         yield Drafter(sessions, index, Prompts(), settings.out_dir), context
-
-
-def _meeting(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise _fail(f"--date {text!r} is not a date; use YYYY-MM-DD", 2) from None
-
-
-def _checked(result: dict[str, Any]) -> dict[str, Any]:
-    if result.get("error") == "ambiguous":
-        names = ", ".join(f"{c['name']} ({c['account_id']})" for c in result["candidates"])
-        raise _fail(f"several of your accounts match; name one of: {names}")
-    if "error" in result:
-        raise _fail(result["message"])
-    return result
 
 
 def _emit(result: dict[str, Any], out: Path | None) -> None:
@@ -89,14 +70,14 @@ def _emit(result: dict[str, Any], out: Path | None) -> None:
 
 def _draft(as_user: str, out: Path | None, make: Callable[[Drafter, CallerContext], dict]):
     with _drafter(as_user) as (drafter, context):
-        result = _checked(make(drafter, context))
+        result = checked(make(drafter, context))
     _emit(result, out)
 
 
 @draft_app.command("plan")
 def draft_plan(account: AccountRef, as_user: AsUser, out: Out = None, as_of: AsOf = None) -> None:
     """Draft an account plan and save it as the account's next plan version."""
-    day = _parse_date(as_of)
+    day = parse_date(as_of)
     _draft(as_user, out, lambda d, c: d.account_plan(c, account, day))
 
 
@@ -106,7 +87,7 @@ def draft_agenda(
     as_of: AsOf = None,
 ) -> None:
     """Draft a timed QBR agenda, shaped by the account's risks, renewal and opportunities."""
-    meeting, day = _meeting(date_), _parse_date(as_of)
+    meeting, day = parse_date(date_, "--date"), parse_date(as_of)
     _draft(as_user, out, lambda d, c: d.qbr_agenda(c, account, meeting, day))
 
 
@@ -116,7 +97,7 @@ def draft_prep(
     as_of: AsOf = None,
 ) -> None:
     """Draft a QBR prep note with a suggested agenda and a revenue chart (PNG)."""
-    meeting, day = _meeting(date_), _parse_date(as_of)
+    meeting, day = parse_date(date_, "--date"), parse_date(as_of)
     _draft(as_user, out, lambda d, c: d.qbr_prep_note(c, account, meeting, day))
 
 
@@ -126,9 +107,9 @@ def _plans(as_user: str, read: Callable) -> dict[str, Any]:
         try:
             return read(engine.session, engine.scope)
         except plans.PlanNotFound as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
 
-    return _run(as_user, None, view)
+    return run(as_user, None, view)
 
 
 @plan_app.command("list")
@@ -171,7 +152,7 @@ def plan_diff(
 ) -> None:
     """A unified diff between two versions of an account's plan (default: the latest two)."""
     if (old is None) != (new is None):
-        raise _fail("give two versions to compare, or none for the latest two", 2)
+        raise fail("give two versions to compare, or none for the latest two", 2)
     data = _plans(as_user, lambda s, scope: plans.diff_plans(s, scope, account, old, new))
     if not data["diff"]:
         console.print(f"Versions {data['old']} and {data['new']} are identical.")

@@ -85,13 +85,14 @@ def serve_command(
     settings = settings.model_copy(update=updates)
     _check_credentials(settings, socket)
     services = _services(settings)
-    assistant = _answers(settings, services)
+    assistant = _answers(settings, services, socket)
     app = build_slack_app(
         settings,
         assistant,
         services.sessions,
         portfolio=KpiPortfolio(services.sessions, as_of=settings.kam_as_of),
         socket_mode=socket,
+        forward_events=assistant.forward if isinstance(assistant, AnswerWorkers) else None,
     )
     signal.signal(signal.SIGTERM, _stop)
     try:
@@ -107,29 +108,25 @@ def serve_command(
         services.close()
 
 
-def _answers(settings: Settings, services: Services) -> Answers:
+def _answers(settings: Settings, services: Services, socket: bool) -> Answers:
     """The assistant, in worker processes (KAM_SLACK_ANSWER_PROCESSES) or in this one."""
     processes = settings.kam_slack_answer_processes
     console.print(f"Loading the assistant ({processes or 'no'} worker processes)…")
     if processes:
-        return AnswerWorkers(settings, services.sessions, processes).start()
+        return AnswerWorkers(settings, services.sessions, processes, socket_mode=socket).start()
     from bot.factory import build_assistant  # heavy: the embedding model and the index
 
     return build_assistant(settings, services)
 
 
 def _serve_http(app, settings: Settings, services: Services) -> None:
-    server = SlackHttpServer(
-        app, settings.kam_slack_host, settings.kam_slack_port, healthy=_healthy(services)
-    )
+    host, port = settings.kam_slack_host, settings.kam_slack_port
+    server = SlackHttpServer(app, host, port, healthy=_healthy(services))
     console.print(
-        f"KAM Assistant listening on {server.url}{EVENTS_PATH} (health: {HEALTH_PATH}); "
-        "Ctrl-C to stop."
+        f"KAM Assistant listening on http://{host}:{port}{EVENTS_PATH} "
+        f"(health: {HEALTH_PATH}); Ctrl-C to stop."
     )
-    try:
-        server.serve_forever()
-    finally:
-        server.httpd.server_close()
+    server.serve_forever()
 
 
 def _serve_socket(app, settings: Settings) -> None:

@@ -113,8 +113,9 @@ def check(case: dict[str, Any], text: str, facts: Facts) -> list[str]:
         count = facts.renewals(user, expect["renewals"])
         if f"{count} contracts" not in text:
             problems.append(f"'{count} contracts' missing")
-    problems += [f"{word!r} missing" for word in expect.get("contains", [])
-                 if word.lower() not in lowered]
+    problems += [
+        f"{word!r} missing" for word in expect.get("contains", []) if word.lower() not in lowered
+    ]
     problems += [f"{word!r} present" for word in expect.get("absent", []) if word in text]
     if expect.get("citations") and not CITATION.search(text):
         problems.append("no citation")
@@ -128,8 +129,9 @@ def run_core_eval(assistant: Assistant, sessions: sessionmaker[Session], path: P
     results = []
     for case in load_cases(path):
         started = time.perf_counter()
-        answer = assistant.answer(case["user"], case["question"],
-                                  f"eval-{run}-{case.get('thread', case['id'])}")
+        answer = assistant.answer(
+            case["user"], case["question"], f"eval-{run}-{case.get('thread', case['id'])}"
+        )
         called = [c.name for c in answer.tool_calls]
         problems = []
         if "tools" in case:
@@ -138,6 +140,15 @@ def run_core_eval(assistant: Assistant, sessions: sessionmaker[Session], path: P
                 problems.append(f"expected no tool call, got {called}")
             problems += [f"tool {t} not called" for t in sorted(expected - set(called))]
         problems += check(case, answer.text, facts)
-        results.append(CaseResult(case["id"], case["question"], not problems, problems, called,
-                                  (time.perf_counter() - started) * 1000, answer.text))
+        results.append(
+            CaseResult(
+                case["id"],
+                case["question"],
+                not problems,
+                problems,
+                called,
+                (time.perf_counter() - started) * 1000,
+                answer.text,
+            )
+        )
     return CoreReport(assistant.model_name, results)

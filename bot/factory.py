@@ -10,7 +10,7 @@ from bot.config import Settings
 from bot.llm import TransientFallback, build_openai_model
 from bot.offline import CallerScope, Directory, OfflineBrain, OfflineChatModel
 from bot.services import Services, build_services
-from knowledge.embeddings import Embedder
+from knowledge.embeddings import BackgroundEmbedder, TextEmbedder
 from knowledge.index import build_guidance_index, default_sources
 from prompts import Prompts
 from tools.accounts import make_account_tools
@@ -30,19 +30,26 @@ def build_tools(services: Services, index, prompts: Prompts) -> list:
 
 
 def build_assistant(
-    settings: Settings, services: Services | None = None, embedder: Embedder | None = None
+    settings: Settings, services: Services | None = None, embedder: TextEmbedder | None = None
 ) -> Assistant:
     """The one factory used by the CLI, Slack and tests (which pass a shared embedder)."""
     services = services or build_services(settings)
     prompts = Prompts()
-    embedder = embedder or Embedder.from_settings(settings)
+    # The model loads on a worker thread while the database, index and agent are set up.
+    embedder = embedder or BackgroundEmbedder.from_settings(settings)
     index = build_guidance_index(settings, embedder)
     report = index.sync(default_sources(settings))
     if report.chunks_added or report.chunks_removed:
-        log.info("guidance index: %d chunks added, %d removed", report.chunks_added,
-                 report.chunks_removed)
+        log.info(
+            "guidance index: %d chunks added, %d removed",
+            report.chunks_added,
+            report.chunks_removed,
+        )
     tools = build_tools(services, index, prompts)
-    offline = OfflineChatModel(brain=OfflineBrain(embedder, prompts, Directory(services.sessions)))
+    brain = OfflineBrain(
+        embedder, prompts, Directory(services.sessions), cache_dir=settings.kam_data_dir / "cache"
+    )
+    offline = OfflineChatModel(brain=brain)
     middleware = []
     if settings.kam_llm == "openai":
         model = build_openai_model(settings)

@@ -9,7 +9,6 @@ prompts/answers/. Follow-ups in a thread reuse the previous turn's calls:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from knowledge.embeddings import TextEmbedder
 from prompts import PROMPTS_DIR, Prompts
 from store.access import AccessScope
 from store.models import Account, User
+from tools.payload import loads
 from tools.periods import shift_years
 
 OFFLINE_MARK = "(offline model)"
@@ -41,40 +41,71 @@ MIN_INTENT_SCORE = 0.45
 CLEAR_INTENT_SCORE = 0.75
 
 KPI_WORDS = {
-    "revenue": "revenue", "sales": "revenue", "turnover": "revenue", "spend": "revenue",
-    "revenue growth": "revenue_growth", "growth": "revenue_growth", "grew": "revenue_growth",
+    "revenue": "revenue",
+    "sales": "revenue",
+    "turnover": "revenue",
+    "spend": "revenue",
+    "revenue growth": "revenue_growth",
+    "growth": "revenue_growth",
+    "grew": "revenue_growth",
     "growing": "revenue_growth",
-    "gross margin": "gross_margin", "margin": "gross_margin",
-    "profitability": "profitability", "profitable": "profitability", "profit": "profitability",
+    "gross margin": "gross_margin",
+    "margin": "gross_margin",
+    "profitability": "profitability",
+    "profitable": "profitability",
+    "profit": "profitability",
     "cost to serve": "profitability",
-    "share of wallet": "share_of_wallet", "wallet share": "share_of_wallet",
-    "share-of-wallet": "share_of_wallet", "wallet": "share_of_wallet",
-    "logo retention": "logo_retention", "retention rate": "logo_retention",
-    "grr": "grr", "gross revenue retention": "grr",
-    "nrr": "nrr", "net revenue retention": "nrr", "net retention": "nrr",
-    "upsell": "upsell_cross_sell", "cross-sell": "upsell_cross_sell",
-    "cross sell": "upsell_cross_sell", "upsell rate": "upsell_cross_sell",
-    "clv": "clv", "lifetime value": "clv", "customer lifetime value": "clv",
-    "nps": "nps", "net promoter": "nps", "promoter score": "nps",
-    "kam nps": "kam_nps", "individual nps": "kam_nps", "my nps": "kam_nps",
+    "share of wallet": "share_of_wallet",
+    "wallet share": "share_of_wallet",
+    "share-of-wallet": "share_of_wallet",
+    "wallet": "share_of_wallet",
+    "logo retention": "logo_retention",
+    "retention rate": "logo_retention",
+    "grr": "grr",
+    "gross revenue retention": "grr",
+    "nrr": "nrr",
+    "net revenue retention": "nrr",
+    "net retention": "nrr",
+    "upsell": "upsell_cross_sell",
+    "cross-sell": "upsell_cross_sell",
+    "cross sell": "upsell_cross_sell",
+    "upsell rate": "upsell_cross_sell",
+    "clv": "clv",
+    "lifetime value": "clv",
+    "customer lifetime value": "clv",
+    "nps": "nps",
+    "net promoter": "nps",
+    "promoter score": "nps",
+    "kam nps": "kam_nps",
+    "individual nps": "kam_nps",
+    "my nps": "kam_nps",
     "personal nps": "kam_nps",
-    "csat": "csat", "satisfaction": "csat",
-    "customer-defined kpis": "customer_kpis", "customer kpis": "customer_kpis",
-    "churn risk": "churn_risk", "churn": "churn_risk", "risk": "churn_risk",
+    "csat": "csat",
+    "satisfaction": "csat",
+    "customer-defined kpis": "customer_kpis",
+    "customer kpis": "customer_kpis",
+    "churn risk": "churn_risk",
+    "churn": "churn_risk",
+    "risk": "churn_risk",
     "risk score": "churn_risk",
     "penetration": "penetration",
-    "strategic value": "strategic_value", "value score": "strategic_value",
-    "selection matrix": "selection_matrix", "quadrant": "selection_matrix",
+    "strategic value": "strategic_value",
+    "value score": "strategic_value",
+    "selection matrix": "selection_matrix",
+    "quadrant": "selection_matrix",
 }
-TIER_WORDS = {"key accounts": "key", "strategic accounts": "strategic",
-              "growth accounts": "growth", "maintain accounts": "maintain"}
+TIER_WORDS = {
+    "key accounts": "key",
+    "strategic accounts": "strategic",
+    "growth accounts": "growth",
+    "maintain accounts": "maintain",
+}
 FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|same for|now for|and for|ok,? and)\b", re.I)
 LAST_YEAR = re.compile(r"\b(last|previous|prior) year\b|\byear before\b|\ba year ago\b", re.I)
-SHORTER = re.compile(r"\b(shorter|more brief|briefer|tl;?dr|summari[sz]e (that|it)|condense)\b", re.I)
-QUARTER = re.compile(r"\bquarter\b", re.I)
-PORTFOLIO_WORDS = re.compile(
-    r"\b(my|our|team'?s?|portfolio|all|overall|accounts)\b", re.I
+SHORTER = re.compile(
+    r"\b(shorter|more brief|briefer|tl;?dr|summari[sz]e (that|it)|condense)\b", re.I
 )
+QUARTER = re.compile(r"\bquarter\b", re.I)
 
 
 @dataclass
@@ -124,16 +155,23 @@ class Directory:
 
     def user_names(self) -> dict[str, str]:
         with self.sessions() as session:
-            return {name: user_id for user_id, name in session.execute(
-                select(User.user_id, User.name))}
+            return {
+                name: user_id for user_id, name in session.execute(select(User.user_id, User.name))
+            }
 
 
 class OfflineBrain:
     """Plans tool calls for a question and writes answers from tool results."""
 
-    def __init__(self, embedder: TextEmbedder, prompts: Prompts, directory: Directory):
+    def __init__(
+        self,
+        embedder: TextEmbedder,
+        prompts: Prompts,
+        directory: Directory,
+        cache_dir: Path | None = None,
+    ):
         self.intents = {intent.name: intent for intent in load_intents()}
-        self.router = u.IntentRouter(embedder, list(self.intents.values()))
+        self.router = u.IntentRouter(embedder, list(self.intents.values()), cache_dir)
         self.prompts = prompts
         self.directory = directory
         self.planners: dict[str, Callable[[str, dict], list[dict]]] = PLANNERS
@@ -147,10 +185,13 @@ class OfflineBrain:
             return AIMessage(request.reply)
         results = tool_results(turn)
         if not results:
-            return AIMessage("", tool_calls=[
-                {"name": c["name"], "args": c["args"], "id": f"offline_{i}"}
-                for i, c in enumerate(request.calls)
-            ])
+            return AIMessage(
+                "",
+                tool_calls=[
+                    {"name": c["name"], "args": c["args"], "id": f"offline_{i}"}
+                    for i, c in enumerate(request.calls)
+                ],
+            )
         return AIMessage(self.write(request, results))
 
     def understand(self, question: str, history: list[Turn], scope: AccessScope) -> Request:
@@ -170,13 +211,21 @@ class OfflineBrain:
         if slots.get("mention") and not slots.get("known_account") and score < CLEAR_INTENT_SCORE:
             score = min(score, self.router.route(question).score)
         if score < MIN_INTENT_SCORE:
-            return Request("unknown", reply=self.prompts.render(
-                "answers/unknown.md.j2", question=question, mark=OFFLINE_MARK))
+            return Request(
+                "unknown",
+                reply=self.prompts.render(
+                    "answers/unknown.md.j2", question=question, mark=OFFLINE_MARK
+                ),
+            )
         intent = route.intent
         if intent.needs_account and not slots.get("account"):
-            return Request(intent.name, reply=(
-                "Which account do you mean? Give me its name or id, for example "
-                f"\"{intent.examples[0]}\". {OFFLINE_MARK}"))
+            return Request(
+                intent.name,
+                reply=(
+                    "Which account do you mean? Give me its name or id, for example "
+                    f'"{intent.examples[0]}". {OFFLINE_MARK}'
+                ),
+            )
         calls = self.planners[intent.name](question, slots)
         return Request(intent.name, calls=calls, question=question, mention=slots.get("account"))
 
@@ -188,8 +237,9 @@ class OfflineBrain:
             if LAST_YEAR.search(question) and previous.as_of:
                 base = date.fromisoformat(call["args"].get("as_of") or previous.as_of)
                 call["args"]["as_of"] = shift_years(base, -1).isoformat()
-        return Request(intent_of(calls), calls=calls, question=question,
-                       mention=slots.get("account"))
+        return Request(
+            intent_of(calls), calls=calls, question=question, mention=slots.get("account")
+        )
 
     def slots(self, question: str, scope: AccessScope) -> dict[str, Any]:
         """Account mention, owner, KPI, count, direction and horizon found in the question."""
@@ -236,17 +286,70 @@ class OfflineBrain:
                 "answers/error.md.j2", error=errors[0], mention=request.mention, mark=OFFLINE_MARK
             )
         return self.prompts.render(
-            f"answers/{request.intent}.md.j2", r=by_tool, question=request.question,
+            f"answers/{request.intent}.md.j2",
+            r=by_tool,
+            question=request.question,
             mark=OFFLINE_MARK,
         )
 
 
 IGNORED_CAPITALS = {
-    "what", "who", "which", "how", "why", "when", "where", "show", "give", "list", "tell",
-    "draft", "write", "create", "prepare", "prep", "compare", "summarise", "summarize", "qbr",
-    "nps", "csat", "kpi", "kpis", "grr", "nrr", "clv", "i", "my", "our", "the", "and", "any",
-    "are", "is", "do", "does", "can", "please", "top", "bottom", "rank", "key", "emea", "apac",
-    "latam", "north", "south", "america", "q1", "q2", "q3", "q4", "crm", "kam", "vs",
+    "what",
+    "who",
+    "which",
+    "how",
+    "why",
+    "when",
+    "where",
+    "show",
+    "give",
+    "list",
+    "tell",
+    "draft",
+    "write",
+    "create",
+    "prepare",
+    "prep",
+    "compare",
+    "summarise",
+    "summarize",
+    "qbr",
+    "nps",
+    "csat",
+    "kpi",
+    "kpis",
+    "grr",
+    "nrr",
+    "clv",
+    "i",
+    "my",
+    "our",
+    "the",
+    "and",
+    "any",
+    "are",
+    "is",
+    "do",
+    "does",
+    "can",
+    "please",
+    "top",
+    "bottom",
+    "rank",
+    "key",
+    "emea",
+    "apac",
+    "latam",
+    "north",
+    "south",
+    "america",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+    "crm",
+    "kam",
+    "vs",
 }
 
 
@@ -287,12 +390,9 @@ def tool_results(turn: Sequence[BaseMessage]) -> list[tuple[str, Any]]:
 
 
 def parse(content: object) -> Any:
-    if not isinstance(content, str):
-        return content
-    try:
-        return json.loads(content)
-    except ValueError:
-        return {"text": content}
+    """A tool result as data; plain text (an error from the tool node) as {"text": ...}."""
+    value = loads(content)
+    return value if value is not None else {"text": str(content)}
 
 
 def shorten(answer: str, lines: int = 4) -> str:
@@ -318,12 +418,21 @@ def _call(name: str, **args: Any) -> dict:
 
 
 TOOL_INTENT = {
-    "account_summary": "account_summary", "get_kpi": "kpi", "rank_accounts": "ranking",
-    "at_risk_accounts": "at_risk", "renewals_due": "renewals", "stakeholder_map": "stakeholders",
-    "activity_timeline": "activities", "open_opportunities": "opportunities",
-    "open_tickets": "tickets", "customer_kpis": "customer_kpis", "compare_periods": "comparison",
-    "search_guidance": "guidance", "draft_account_plan": "draft_plan",
-    "draft_qbr_agenda": "draft_agenda", "draft_qbr_prep_note": "draft_prep",
+    "account_summary": "account_summary",
+    "get_kpi": "kpi",
+    "rank_accounts": "ranking",
+    "at_risk_accounts": "at_risk",
+    "renewals_due": "renewals",
+    "stakeholder_map": "stakeholders",
+    "activity_timeline": "activities",
+    "open_opportunities": "opportunities",
+    "open_tickets": "tickets",
+    "customer_kpis": "customer_kpis",
+    "compare_periods": "comparison",
+    "search_guidance": "guidance",
+    "draft_account_plan": "draft_plan",
+    "draft_qbr_agenda": "draft_agenda",
+    "draft_qbr_prep_note": "draft_prep",
 }
 
 
@@ -357,8 +466,7 @@ def plan_ranking(question: str, slots: dict) -> list[dict]:
     if kpi == "selection_matrix":
         kpi = "strategic_value"
     order = "lowest" if slots.get("direction") == "asc" else "highest"
-    return [_call("rank_accounts", kpi=kpi, order=order, n=slots.get("n") or 5,
-                  **_filters(slots))]
+    return [_call("rank_accounts", kpi=kpi, order=order, n=slots.get("n") or 5, **_filters(slots))]
 
 
 def plan_at_risk(question: str, slots: dict) -> list[dict]:
@@ -368,8 +476,7 @@ def plan_at_risk(question: str, slots: dict) -> list[dict]:
 def plan_risk_advice(question: str, slots: dict) -> list[dict]:
     return [
         _call("get_kpi", kpi="churn_risk", account=slots["account"]),
-        _call("search_guidance", query=f"{question} churn warning signs save plan",
-              k=3),
+        _call("search_guidance", query=f"{question} churn warning signs save plan", k=3),
     ]
 
 
@@ -393,8 +500,7 @@ def _listing(tool: str, intent: str) -> Callable[[str, dict], list[dict]]:
 
 def plan_comparison(question: str, slots: dict) -> list[dict]:
     kind = "quarter" if QUARTER.search(question) else "year"
-    return [_call("compare_periods", kind=kind, account=slots.get("account"),
-                  **_filters(slots))]
+    return [_call("compare_periods", kind=kind, account=slots.get("account"), **_filters(slots))]
 
 
 def plan_portfolio(question: str, slots: dict) -> list[dict]:
@@ -468,7 +574,7 @@ class OfflineChatModel(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs):
         if self.scope is None:
-            raise RuntimeError("the offline model needs the caller's scope (CallerScope middleware)")
+            raise RuntimeError("the offline model needs the caller's scope (CallerScope)")
         message = self.brain.respond(messages, self.scope)
         if message.tool_calls and self.tool_names:
             unknown = [c["name"] for c in message.tool_calls if c["name"] not in self.tool_names]

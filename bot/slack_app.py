@@ -15,12 +15,13 @@ is one assistant thread (`thread_id`), so follow-ups keep their context.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import shlex
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,6 +64,7 @@ NOT_IN_CHANNEL = (
     "I can't post in this channel. Invite me with `/invite @KAM Assistant`, "
     "or run the command without --share to see the answer just for you."
 )
+HOME_FAILED = "Sorry, I could not load your portfolio just now. Please reopen this tab later."
 EMPTY_QUESTION = "Ask me about your accounts, e.g. “How is Acme doing?”, or type `/kam help`."
 # A response_url takes at most five messages; keep one for the charts note.
 MAX_EPHEMERAL_MESSAGES = 4
@@ -90,8 +92,7 @@ class SlackBot:
     out: SlackOut
     ledger: EventLedger
     votes: FeedbackStore
-    dispatcher: Executor
-    dispatch: Callable[[BoltRequest], BoltResponse] = lambda request: BoltResponse(status=500)
+    forward: Callable[[ClaimedEvent], object]
     portfolio: PortfolioSource | None = None
 
     def resolve(self, slack_user_id: str) -> AccessScope:
@@ -314,23 +315,45 @@ def ack_events_once(req, body, context, next, logger, *, bot: SlackBot) -> BoltR
     if event_id and not bot.ledger.claim(event_id):
         logger.info("event %s already taken; acknowledging the retry", event_id)
         return BoltResponse(status=200, body="")
-    bot.dispatcher.submit(_dispatch_claimed, bot, req)
+    bot.forward(ClaimedEvent.of(req))
     return BoltResponse(status=200, body="")
 
 
-def _dispatch_claimed(bot: SlackBot, req: BoltRequest) -> None:
-    """Run a claimed event through Bolt again (verification included), now to its listener."""
-    claimed = BoltRequest(
-        body=req.raw_body if req.mode == "http" else req.body,
-        query=req.query,
-        headers=req.headers,
-        context={CLAIMED: True},
-        mode=req.mode,
+@dataclass(frozen=True)
+class ClaimedEvent:
+    """An Events API delivery, verified, claimed and acknowledged, on its way to a listener.
+
+    Plain data, so it can be handed to another process (`bot.answer_workers`).
+    """
+
+    body: str | dict
+    headers: dict[str, list[str]]
+    mode: str = "http"
+
+    @classmethod
+    def of(cls, req: BoltRequest) -> ClaimedEvent:
+        body = req.raw_body if req.mode == "http" else req.body
+        return cls(body, {k: list(v) for k, v in req.headers.items()}, req.mode)
+
+    @property
+    def event_id(self) -> str | None:
+        body = json.loads(self.body) if isinstance(self.body, str) else self.body
+        return body.get("event_id")
+
+
+def dispatch_claimed(app: App, event: ClaimedEvent) -> None:
+    """Run a claimed event through Bolt again (verification included) on to its listener."""
+    request = BoltRequest(
+        body=event.body, headers=event.headers, context={CLAIMED: True}, mode=event.mode
     )
     try:
-        bot.dispatch(claimed)
+        response = app.dispatch(request)
     except Exception:
-        log.exception("dispatching event %s failed", req.body.get("event_id"))
+        log.exception("dispatching event %s failed", event.event_id)
+        return
+    if response.status >= 400:
+        # 401: it waited longer than Slack's five-minute window (a badly overloaded bot).
+        log.error("event %s not handled: status %s", event.event_id, response.status)
 
 
 def answer_mention(event, context, *, bot: SlackBot) -> None:
@@ -474,11 +497,14 @@ def publish_home(event, *, bot: SlackBot) -> None:
     except UnknownUserError:
         bot.out.publish_home(user, home_view(notice(REFUSAL.format(slack_user_id=user)).blocks))
         return
-    if bot.portfolio is None:
-        blocks = help_message(f"Hello {scope.name}.").blocks
-    else:
-        blocks = glance_blocks(bot.portfolio.glance(scope), buttons=True)
-        blocks += help_message().blocks
+    blocks = help_message(f"Hello {scope.name}.").blocks
+    if bot.portfolio is not None:
+        try:
+            glance = bot.portfolio.glance(scope)
+            blocks = glance_blocks(glance, buttons=True) + help_message().blocks
+        except Exception:
+            log.exception("portfolio glance failed for %s", scope.user_id)
+            blocks = notice(HOME_FAILED).blocks + blocks
     bot.out.publish_home(user, home_view(blocks))
 
 
@@ -521,6 +547,9 @@ class WorkPools(ThreadLazyListenerRunner):
         )
         self.dispatcher = ThreadPoolExecutor(2, thread_name_prefix="slack-dispatch")
 
+    def dispatch(self, app: App, event: ClaimedEvent) -> None:
+        self.dispatcher.submit(dispatch_claimed, app, event)
+
 
 def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value() if value else ""
@@ -540,10 +569,13 @@ def build_slack_app(
     client: WebClient | None = None,
     pacer: ChannelPacer | None = None,
     socket_mode: bool = False,
+    forward_events: Callable[[ClaimedEvent], object] | None = None,
 ) -> App:
     """The Bolt app for `settings`, answering with `assistant`.
 
     `client` defaults to a WebClient on `settings.slack_api_url` with rate-limit retries.
+    Claimed events go on to their listeners in this process, or through `forward_events`
+    (`AnswerWorkers.forward`: to the worker processes, which run this same app).
     Request verification is always on; Socket Mode requests are not signed (the
     WebSocket is authenticated by the app token) and Bolt skips the check for them.
     """
@@ -571,8 +603,7 @@ def build_slack_app(
         out=SlackOut(client, pacer),
         ledger=EventLedger(sessions.kw["bind"], ttl_s=settings.kam_slack_event_ttl_s),
         votes=FeedbackStore(sessions),
-        dispatcher=pools.dispatcher,
-        dispatch=app.dispatch,
+        forward=forward_events or functools.partial(pools.dispatch, app),
         portfolio=portfolio,
     )
     app.use(_bind(ack_events_once, bot))

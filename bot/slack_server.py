@@ -1,93 +1,163 @@
 """HTTP serving of the Slack app: `POST /slack/events` for Slack, `GET /healthz` for probes.
 
-A threaded WSGI server from the standard library, with Bolt's WSGI adapter in
-front: each request gets its own thread, acknowledges in milliseconds, and the
-answers run on the app's own worker pool. The same WSGI callable runs under any
-WSGI server (gunicorn, uWSGI) if one is preferred.
+uvicorn (with httptools and uvloop) in front of the Bolt app. Events API
+deliveries (JSON) are dispatched on the event loop itself: for them Bolt only
+verifies the signature, claims the event id and acknowledges (see
+`ack_events_once`), a fraction of a millisecond. Slash commands and
+interactivity (form bodies) wait for their ack function, so they are dispatched
+on a thread pool. The standard library's threaded HTTP server was measured at
+~1,200 requests/s with a p99 of ~100 ms at 50 requests in flight on 2 cores
+without doing any work; uvicorn does ~6,000 with a p99 of ~17 ms.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
-from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+import uvicorn
+from slack_bolt import App, BoltRequest, BoltResponse
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+MAX_BODY_BYTES = 1_000_000  # Slack's payloads are far smaller
 
 
-def build_wsgi_app(app: App, healthy: Callable[[], bool] = lambda: True):
-    """A WSGI callable: Slack requests to Bolt, `GET /healthz` answered here."""
-    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+def build_asgi_app(app: App, healthy: Callable[[], bool], pool: ThreadPoolExecutor):
+    """An ASGI callable: Slack requests to Bolt, `GET /healthz` answered here."""
 
-    def wsgi(environ, start_response) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
-            try:
-                ok = healthy()
-            except Exception:
-                log.exception("health check failed")
-                ok = False
-            body = json.dumps({"ok": ok}).encode()
-            start_response(
-                "200 OK" if ok else "503 Service Unavailable",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
-            )
-            return [body]
-        return slack(environ, start_response)
+    async def asgi(scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        method, path = scope["method"], scope["path"]
+        loop = asyncio.get_running_loop()
+        if method == "GET" and path == HEALTH_PATH:
+            ok = await loop.run_in_executor(pool, _check, healthy)
+            await _send(send, 200 if ok else 503, json.dumps({"ok": ok}), "application/json")
+            return
+        if method != "POST" or path != EVENTS_PATH:
+            await _send(send, 404, "Not Found", "text/plain")
+            return
+        body = await _body(receive)
+        if body is None:
+            await _send(send, 413, "Payload Too Large", "text/plain")
+            return
+        headers: dict[str, list[str]] = {}
+        for key, value in scope["headers"]:
+            headers.setdefault(key.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        request = BoltRequest(
+            body=body.decode("utf-8", errors="replace"),
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+        )
+        if headers.get("content-type", [""])[0].startswith("application/json"):
+            response = app.dispatch(request)
+        else:
+            response = await loop.run_in_executor(pool, app.dispatch, request)
+        await _send_bolt(send, response)
 
-    return wsgi
+    return asgi
 
 
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    # Slack and load tests open many connections at once; the default backlog of 5 drops them.
-    request_queue_size = 256
+def _check(healthy: Callable[[], bool]) -> bool:
+    try:
+        return healthy()
+    except Exception:
+        log.exception("health check failed")
+        return False
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
-        log.debug("%s " + format, self.address_string(), *args)
+async def _body(receive) -> bytes | None:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _send(send, status: int, text: str, content_type: str) -> None:
+    data = text.encode()
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", content_type.encode()),
+                    (b"content-length", str(len(data)).encode())],
+    })
+    await send({"type": "http.response.body", "body": data})
+
+
+async def _send_bolt(send, response: BoltResponse) -> None:
+    data = (response.body or "").encode()
+    headers = [
+        (key.encode("latin-1"), value.encode("latin-1"))
+        for key, values in response.headers.items()
+        if key.lower() != "content-length"
+        for value in values
+    ]
+    headers.append((b"content-length", str(len(data)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
 
 
 class SlackHttpServer:
-    """Serves the app on `host:port` (port 0 picks a free one) until `shutdown()`."""
+    """Serves the app on `host:port` (port 0 picks a free one) until stopped.
+
+    `serve_forever()` in the main thread stops on Ctrl-C or SIGTERM after the requests
+    in progress; `start()` serves from a background thread (tests, benchmarks).
+    """
 
     def __init__(
         self, app: App, host: str, port: int, *, healthy: Callable[[], bool] = lambda: True
     ):
-        self.httpd = make_server(
-            host,
-            port,
-            build_wsgi_app(app, healthy),
-            server_class=_ThreadingWSGIServer,
-            handler_class=_QuietHandler,
+        self.pool = ThreadPoolExecutor(16, thread_name_prefix="slack-http")
+        config = uvicorn.Config(
+            build_asgi_app(app, healthy, self.pool),
+            host=host,
+            port=port,
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            backlog=2048,  # Slack and load tests open many connections at once
+            timeout_graceful_shutdown=10,
         )
+        self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
+        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
         return f"http://{host}:{port}"
 
     def serve_forever(self) -> None:
-        self.httpd.serve_forever(poll_interval=0.05)
+        try:
+            self.server.run()
+        finally:
+            self.pool.shutdown(wait=False)
 
-    def start(self) -> SlackHttpServer:
-        """Serve in a background thread (tests, benchmarks)."""
+    def start(self, timeout: float = 10) -> SlackHttpServer:
+        """Serve in a background thread; returns once the port is listening."""
         self._thread = threading.Thread(target=self.serve_forever, name="slack-http", daemon=True)
         self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the Slack HTTP server did not start")
+            time.sleep(0.01)
         return self
 
     def shutdown(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=15)

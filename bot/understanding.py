@@ -8,9 +8,11 @@ see, and against a small vocabulary of KPI names, periods and numbers.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -54,12 +56,30 @@ class Route:
 class IntentRouter:
     """Nearest intent by cosine similarity of the question to each intent's examples."""
 
-    def __init__(self, embedder: TextEmbedder, intents: Sequence[Intent]):
+    def __init__(
+        self, embedder: TextEmbedder, intents: Sequence[Intent], cache_dir: Path | None = None
+    ):
         self.intents = list(intents)
         texts = [example for intent in self.intents for example in intent.examples]
         self.owner = np.array([i for i, intent in enumerate(self.intents) for _ in intent.examples])
-        self.matrix = np.asarray(embedder.embed(texts), dtype=np.float32)
+        self.matrix = self._example_vectors(embedder, texts, cache_dir)
         self.embedder = embedder
+
+    @staticmethod
+    def _example_vectors(
+        embedder: TextEmbedder, texts: list[str], cache_dir: Path | None
+    ) -> np.ndarray:
+        """Embed the examples, or load them from a cache keyed by the examples and model."""
+        model = str(getattr(embedder, "model_dir", type(embedder).__name__))
+        key = hashlib.sha256("\n".join([model, *texts]).encode()).hexdigest()[:16]
+        path = cache_dir / f"intents-{key}.npy" if cache_dir else None
+        if path is not None and path.is_file():
+            return np.load(path)
+        matrix = np.asarray(embedder.embed(texts), dtype=np.float32)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path, matrix)
+        return matrix
 
     def route(self, text: str) -> Route:
         vector = np.asarray(self.embedder.embed([text])[0], dtype=np.float32)

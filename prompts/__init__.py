@@ -49,12 +49,19 @@ def person(contact: dict) -> str:
     """'Kim Brown (CFO, strength 4/5)', with a status other than active called out."""
     status = "" if contact.get("status", "active") == "active" else f", **{contact['status']}**"
     strength = contact.get("relationship_strength_1_to_5")
-    return f"{contact['name']} ({contact.get('title') or 'no title'}, strength {strength}/5{status})"
+    return (
+        f"{contact['name']} ({contact.get('title') or 'no title'}, strength {strength}/5{status})"
+    )
 
 
 KPI_LABELS = {
-    "nps": "NPS", "kam_nps": "KAM NPS", "csat": "CSAT", "grr": "GRR", "nrr": "NRR",
-    "clv": "CLV", "upsell_cross_sell": "Upsell/cross-sell",
+    "nps": "NPS",
+    "kam_nps": "KAM NPS",
+    "csat": "CSAT",
+    "grr": "GRR",
+    "nrr": "NRR",
+    "clv": "CLV",
+    "upsell_cross_sell": "Upsell/cross-sell",
 }
 
 
@@ -62,8 +69,14 @@ def kpi_label(name: str) -> str:
     return KPI_LABELS.get(name) or humanize(name)
 
 
+ACRONYMS = {"csat": "CSAT", "nps": "NPS", "kam": "KAM", "qbr": "QBR", "kpi": "KPI"}
+
+
 def humanize(name: str) -> str:
-    return name.replace("_", " ").capitalize()
+    """'detractors_or_low_csat' -> 'Detractors or low CSAT'."""
+    words = name.replace("_", " ").split()
+    text = " ".join(ACRONYMS.get(w.lower(), w) for w in words)
+    return text[:1].upper() + text[1:]
 
 
 class Prompts:
@@ -78,7 +91,8 @@ class Prompts:
             keep_trailing_newline=False,
             autoescape=False,  # markdown for people; Slack escaping happens in bot/blocks.py
         )
-        self.env.filters.update(money=money, fmt=fmt, humanize=humanize, gist=gist, person=person, kpi_label=kpi_label
+        self.env.filters.update(
+            money=money, fmt=fmt, humanize=humanize, gist=gist, person=person, kpi_label=kpi_label
         )
 
     def render(self, name: str, **values: object) -> str:

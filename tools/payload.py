@@ -112,3 +112,13 @@ def jsonable(obj: Any) -> Any:
 def dumps(payload: Any) -> str:
     """Compact JSON text for the model (no spaces, non-ASCII kept)."""
     return json.dumps(jsonable(payload), ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(content: object) -> Any:
+    """A tool result parsed from its JSON text; None when it is not JSON text."""
+    if not isinstance(content, str):
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None

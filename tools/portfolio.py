@@ -3,6 +3,7 @@ region or industry), rankings by any KPI, renewals due, and period comparisons."
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -189,8 +190,9 @@ def rank_accounts(
         floor = BANDS.index(min_band)
         defined = [(r, v) for r, v in defined if BANDS.index(ctx.config.churn.band(v)) >= floor]
     sign = -1 if order == "highest" else 1
-    defined.sort(key=lambda pair: (sign * pair[1], pair[0]["name"]))
-    shown = [(row, kpi_spec.account(ctx, row)) for row, _ in defined[:n]]
+    # The first n of the sorted list (nsmallest is stable too), without sorting 10,000 rows.
+    top = heapq.nsmallest(n, defined, key=lambda pair: (sign * pair[1], pair[0]["name"]))
+    shown = [(row, kpi_spec.account(ctx, row)) for row, _ in top]
     owners = owner_names(engine.session, {row["owner_user_id"] for row, _ in shown})
     details = churn.churn_details(ctx, [r["account_id"] for r, _ in shown]) if (
         kpi == "churn_risk" and shown) else {}

@@ -3,6 +3,7 @@ assistants made by the real factory (offline, or openai against a loopback mock)
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,9 +17,11 @@ from store.importer import import_paths
 
 
 @pytest.fixture(scope="session")
-def agent_home(tmp_path_factory, demo_dir: Path) -> Path:
-    """A data dir and a demo database the assistant may write to (plans, thread memory)."""
+def agent_home(tmp_path_factory, demo_dir: Path, guidance_home: Path) -> Path:
+    """A data dir and a demo database the assistant may write to (plans, thread memory),
+    starting from the shipped guidance index built once per test run."""
     home = tmp_path_factory.mktemp("agent-home")
+    shutil.copytree(guidance_home / "chroma", home / "data" / "chroma")
     settings = Settings(database_url=f"sqlite:///{home / 'kam.db'}", kam_data_dir=home / "data")
     services = build_services(settings)
     import_paths(services.engine, [demo_dir])
@@ -47,13 +50,16 @@ def offline_assistant(agent_home: Path, agent_services: Services, embedder) -> A
 
 
 @pytest.fixture
-def make_assistant(agent_home: Path, agent_services: Services, embedder) -> Callable[..., Assistant]:
+def make_assistant(
+    agent_home: Path, agent_services: Services, embedder
+) -> Callable[..., Assistant]:
     """Build an assistant with setting overrides (e.g. kam_llm='openai')."""
     built: list[Assistant] = []
 
     def make(**overrides) -> Assistant:
-        assistant = build_assistant(agent_settings(agent_home, **overrides), agent_services,
-                                    embedder)
+        assistant = build_assistant(
+            agent_settings(agent_home, **overrides), agent_services, embedder
+        )
         built.append(assistant)
         return assistant
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 from bot.offline import OFFLINE_MARK
-from tools.kpis import KpiEngine
 from store.access import resolve_scope
+from tools.kpis import KpiEngine
 
 
 def thread() -> str:

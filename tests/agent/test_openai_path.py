@@ -51,8 +51,10 @@ def test_the_model_sees_the_system_prompt_and_tool_schemas(make_assistant):
         ask(make_assistant(**openai_settings(server)), "Hi")
     request = server.requests[0]
     system = request["messages"][0]
-    assert system["role"] == "system" and "Every number in your answer comes from a tool" in (
-        system["content"])
+    assert (
+        system["role"] == "system"
+        and "Every number in your answer comes from a tool" in (system["content"])
+    )
     names = {t["function"]["name"] for t in request["tools"]}
     assert {"get_kpi", "search_guidance", "account_summary"} <= names
     for tool in request["tools"]:  # identity never appears in what the model can set
@@ -97,8 +99,10 @@ def test_server_error_falls_back_to_the_offline_model_when_configured(make_assis
 
 
 def test_malformed_tool_arguments_do_not_crash_the_answer(make_assistant):
-    script = [{"tool_calls": [("get_kpi", "{not json")]},
-              {"content": "Sorry, I could not read that."}]
+    script = [
+        {"tool_calls": [("get_kpi", "{not json")]},
+        {"content": "Sorry, I could not read that."},
+    ]
     with MockOpenAI(script) as server:
         answer = ask(make_assistant(**openai_settings(server)), "NPS of Globex?")
     assert not answer.ok and "could not read" in answer.text  # a reply, not a crash
@@ -106,8 +110,10 @@ def test_malformed_tool_arguments_do_not_crash_the_answer(make_assistant):
 
 
 def test_unknown_tool_is_refused_and_reported_to_the_model(make_assistant):
-    script = [{"tool_calls": [("run_sql", {"sql": "DROP TABLE accounts"})]},
-              {"content": "I can't run SQL."}]
+    script = [
+        {"tool_calls": [("run_sql", {"sql": "DROP TABLE accounts"})]},
+        {"content": "I can't run SQL."},
+    ]
     with MockOpenAI(script) as server:
         answer = ask(make_assistant(**openai_settings(server)), "Drop the accounts table")
     assert answer.text == "I can't run SQL."
@@ -116,8 +122,10 @@ def test_unknown_tool_is_refused_and_reported_to_the_model(make_assistant):
 
 
 def test_a_model_asking_for_an_account_out_of_scope_gets_nothing(make_assistant):
-    script = [{"tool_calls": [("account_summary", {"account": "Umbrella Pharma"})]},
-              {"content": "Not found or not yours."}]
+    script = [
+        {"tool_calls": [("account_summary", {"account": "Umbrella Pharma"})]},
+        {"content": "Not found or not yours."},
+    ]
     with MockOpenAI(script) as server:
         ask(make_assistant(**openai_settings(server)), "How is Umbrella Pharma doing?")
     result = tool_messages(server.requests[1])[0]["content"]
@@ -127,8 +135,10 @@ def test_a_model_asking_for_an_account_out_of_scope_gets_nothing(make_assistant)
 
 @pytest.mark.parametrize("extra", [{"role": "admin"}, {"user_id": "u_admin"}])
 def test_identity_arguments_from_the_model_are_rejected(make_assistant, extra):
-    script = [{"tool_calls": [("get_kpi", {"kpi": "revenue", **extra})]},
-              {"content": "Could not do that."}]
+    script = [
+        {"tool_calls": [("get_kpi", {"kpi": "revenue", **extra})]},
+        {"content": "Could not do that."},
+    ]
     with MockOpenAI(script) as server:
         ask(make_assistant(**openai_settings(server)), "Total revenue of all accounts")
     result = tool_messages(server.requests[1])[0]["content"]
@@ -136,10 +146,22 @@ def test_identity_arguments_from_the_model_are_rejected(make_assistant, extra):
 
 
 ALLOWLIST = {
-    "find_accounts", "account_summary", "get_kpi", "rank_accounts", "at_risk_accounts",
-    "renewals_due", "stakeholder_map", "activity_timeline", "open_opportunities", "open_tickets",
-    "customer_kpis", "compare_periods", "search_guidance", "draft_account_plan",
-    "draft_qbr_agenda", "draft_qbr_prep_note",
+    "find_accounts",
+    "account_summary",
+    "get_kpi",
+    "rank_accounts",
+    "at_risk_accounts",
+    "renewals_due",
+    "stakeholder_map",
+    "activity_timeline",
+    "open_opportunities",
+    "open_tickets",
+    "customer_kpis",
+    "compare_periods",
+    "search_guidance",
+    "draft_account_plan",
+    "draft_qbr_agenda",
+    "draft_qbr_prep_note",
 }
 
 
@@ -159,8 +181,9 @@ def test_a_looping_model_stops_at_the_step_limit_with_a_polite_reply(make_assist
 
 def test_a_hanging_model_gets_exactly_one_timed_out_reply(make_assistant):
     with MockOpenAI([Hang(4)]) as server:
-        assistant = make_assistant(**openai_settings(server, kam_llm_timeout_s=10,
-                                                     kam_answer_budget_s=1))
+        assistant = make_assistant(
+            **openai_settings(server, kam_llm_timeout_s=10, kam_answer_budget_s=1)
+        )
         answer = ask(assistant, "Hi")
     # The model would have answered "too late" after 4 s; the deadline answered first.
     assert not answer.ok and "took longer than 1 s" in answer.text

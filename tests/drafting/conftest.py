@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from draft_support import RecordingGuidance, copy_database
 from langchain_core.messages import AIMessage
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 from sqlalchemy import select
 
-from knowledge.index import SHIPPED_CORPUS_DIR, GuidanceIndex, Hit
+from knowledge.index import GuidanceIndex
 from prompts import Prompts
 from store.access import resolve_scope
 from store.db import make_engine, make_session_factory
@@ -25,38 +25,10 @@ from store.models import AccountPlan
 from tools.context import CallerContext
 from tools.drafting import Drafter, make_drafting_tools
 
-class RecordingGuidance:
-    """The real index, remembering every passage it returned to a draft."""
-
-    def __init__(self, index: GuidanceIndex) -> None:
-        self.index = index
-        self.hits: list[Hit] = []
-        self.queries: list[tuple[str, int, str | None]] = []
-
-    def search(self, query: str, k: int = 4, topic: str | None = None) -> list[Hit]:
-        self.queries.append((query, k, topic))
-        hits = self.index.search(query, k=k, topic=topic)
-        self.hits.extend(hits)
-        return hits
-
-    @property
-    def citations(self) -> set[str]:
-        return {hit.citation for hit in self.hits}
-
 
 @pytest.fixture(scope="session")
-def guidance_home(tmp_path_factory, embedder) -> Path:
-    """A data dir whose Chroma index holds the shipped corpus, embedded once per run."""
-    if not any(SHIPPED_CORPUS_DIR.glob("*.md")):
-        pytest.skip("the shipped corpus knowledge/corpus/*.md is not there yet")
-    home = tmp_path_factory.mktemp("drafting-guidance")
-    GuidanceIndex(home / "chroma", embedder).sync([SHIPPED_CORPUS_DIR])
-    return home
-
-
-@pytest.fixture(scope="session")
-def shipped_guidance(guidance_home: Path, embedder) -> GuidanceIndex:
-    return GuidanceIndex(guidance_home / "chroma", embedder)
+def shipped_guidance(shipped_index: GuidanceIndex) -> GuidanceIndex:
+    return shipped_index
 
 
 @pytest.fixture
@@ -67,12 +39,7 @@ def guidance(shipped_guidance: GuidanceIndex) -> RecordingGuidance:
 @pytest.fixture
 def db_path(demo_engine, tmp_path: Path) -> Path:
     """A private copy of the demo database (the shared one is read-only): drafts write plans."""
-    path = tmp_path / "kam.db"
-    source, target = sqlite3.connect(demo_engine.url.database), sqlite3.connect(path)
-    source.backup(target)
-    source.close()
-    target.close()
-    return path
+    return copy_database(demo_engine, tmp_path / "kam.db")
 
 
 @pytest.fixture
@@ -132,18 +99,6 @@ def call_tool(sessions, guidance: RecordingGuidance, out_dir: Path, caller):
             return {"tool_error": out.content, "status": out.status}
 
     return call
-
-
-def _section(markdown: str, heading: str) -> str:
-    start = markdown.index(f"\n## {heading}\n") + len(heading) + 5
-    end = markdown.find("\n## ", start)
-    return markdown[start:] if end == -1 else markdown[start:end]
-
-
-@pytest.fixture
-def section() -> Callable[[str, str], str]:
-    """section(markdown, heading): the text under `## heading`, up to the next heading."""
-    return _section
 
 
 @pytest.fixture

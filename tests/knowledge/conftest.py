@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from knowledge.embeddings import Embedder
-from knowledge.index import SHIPPED_CORPUS_DIR, GuidanceIndex
+from knowledge.index import GuidanceIndex
 
 
 class CountingEmbedder:
@@ -49,16 +49,6 @@ def corpus_dir(tmp_path: Path) -> Path:
 def index(chroma_dir: Path, counting_embedder: CountingEmbedder) -> GuidanceIndex:
     """An empty index in a temp dir, embedding with the counting wrapper."""
     return GuidanceIndex(chroma_dir, counting_embedder)
-
-
-@pytest.fixture(scope="session")
-def shipped_index(tmp_path_factory, embedder: Embedder) -> GuidanceIndex:
-    """The shipped corpus, indexed once per test run (read-only for tests)."""
-    if not any(SHIPPED_CORPUS_DIR.glob("*.md")):
-        pytest.skip("the shipped corpus knowledge/corpus/*.md is not there yet")
-    index = GuidanceIndex(tmp_path_factory.mktemp("shipped-chroma"), embedder)
-    index.sync([SHIPPED_CORPUS_DIR])
-    return index
 
 
 WriteDoc = Callable[..., Path]

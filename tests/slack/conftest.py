@@ -102,7 +102,8 @@ def chart_png(tmp_path: Path) -> Path:
 def assistant(slack_sessions, tmp_path: Path, chart_png: Path):
     """The real Assistant class around a scripted model and one scoped tool."""
     tools = [make_account_tool(slack_sessions, str(chart_png))]
-    agent = build_agent(ScriptedModel(), tools, Prompts(), open_checkpointer(tmp_path / "threads.db"))
+    memory = open_checkpointer(tmp_path / "threads.db")
+    agent = build_agent(ScriptedModel(), tools, Prompts(), memory)
     assistant = Assistant(
         agent=agent, tools=tools, sessions=slack_sessions, model_name="scripted", as_of=AS_OF,
         answer_budget_s=20, step_limit=8,

@@ -169,3 +169,17 @@ def test_a_failed_digest_does_not_stop_the_others(portfolio, slack_sessions, moc
     sent, failed = post_digests(out, digests)
 
     assert sent == len(digests) - 1 and len(failed) == 1
+
+
+class BrokenPortfolio:
+    def glance(self, scope):
+        raise RuntimeError("KPI engine down")
+
+
+def test_app_home_says_so_when_the_portfolio_cannot_be_loaded(serve, mock_slack):
+    slack = serve(portfolio=BrokenPortfolio())
+
+    home_opened(slack)
+
+    view = json.dumps(mock_slack.wait_for("views.publish")[0].body["view"])
+    assert "could not load your portfolio" in view and "/kam summary" in view
