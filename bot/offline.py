@@ -288,6 +288,7 @@ class OfflineBrain:
         return self.prompts.render(
             f"answers/{request.intent}.md.j2",
             r=by_tool,
+            results=[payload for _, payload in results],
             question=request.question,
             mark=OFFLINE_MARK,
         )

@@ -1,10 +1,13 @@
 """The Slack app: Bolt listeners over `Assistant.answer`, built by `build_slack_app`.
 
-Every request is verified by Bolt (signature and a 5-minute timestamp window),
-acknowledged at once, and the work runs afterwards in a lazy listener on a
-bounded pool of its own, so a busy assistant never delays an acknowledgement.
-Retried deliveries of an event already taken are acknowledged with a 200 and
-dropped (`EventLedger`, shared by all workers through the database). The bot's
+Every request is verified by Bolt (signature and a 5-minute timestamp window).
+An Events API delivery is then claimed by its event id (`EventLedger`, in the
+database, so several workers share it) and acknowledged at once; a retried
+delivery of an event already claimed gets a 200 and nothing else. The claimed
+event goes through Bolt again, on to its listener, in the background here or in
+a worker process (`bot.answer_workers`). Slash commands and buttons are
+acknowledged by their ack function; the work runs in lazy listeners on a bounded
+pool of its own, so a busy assistant never delays an acknowledgement. The bot's
 own messages never reach a listener (Bolt's `ignoring_self_events`).
 
 Answers go into the thread of the question: a placeholder first, replaced in
@@ -28,6 +31,7 @@ from typing import Protocol
 from pydantic import SecretStr
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.lazy_listener import ThreadLazyListenerRunner
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
@@ -301,22 +305,29 @@ def ack_now(ack) -> None:
     ack()
 
 
-def ack_events_once(req, body, context, next, logger, *, bot: SlackBot) -> BoltResponse | None:
+class AckEventsOnce(Middleware):
     """Global middleware, after Bolt's verification: acknowledge each Events API delivery at
-    once, and hand the first delivery of an event id on to the listeners in the background.
+    once, and hand the first delivery of an event id on to its listener in the background.
 
     A retried delivery (same event id, here or in another worker) is acknowledged with a
     200 and dropped. Returning without next() must carry a response, or Bolt answers 404
-    and Slack retries.
+    and Slack retries. A class, not a function: Bolt calls it without argument injection,
+    which matters on this path.
     """
-    if body.get("type") != "event_callback" or context.get(CLAIMED):
-        return next()
-    event_id = body.get("event_id")
-    if event_id and not bot.ledger.claim(event_id):
-        logger.info("event %s already taken; acknowledging the retry", event_id)
+
+    def __init__(self, bot: SlackBot):
+        self.bot = bot
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next) -> BoltResponse | None:
+        body = req.body
+        if body.get("type") != "event_callback" or req.context.get(CLAIMED):
+            return next()
+        event_id = body.get("event_id")
+        if event_id and not self.bot.ledger.claim(event_id):
+            log.info("event %s already taken; acknowledging the retry", event_id)
+            return BoltResponse(status=200, body="")
+        self.bot.forward(ClaimedEvent.of(req))
         return BoltResponse(status=200, body="")
-    bot.forward(ClaimedEvent.of(req))
-    return BoltResponse(status=200, body="")
 
 
 @dataclass(frozen=True)
@@ -606,7 +617,7 @@ def build_slack_app(
         forward=forward_events or functools.partial(pools.dispatch, app),
         portfolio=portfolio,
     )
-    app.use(_bind(ack_events_once, bot))
+    app.use(AckEventsOnce(bot))
     app.event("app_mention")(ack=ack_now, lazy=[_bind(answer_mention, bot)])
     app.event("message", matchers=[is_direct_message])(
         ack=ack_now, lazy=[_bind(answer_direct_message, bot)]

@@ -3,7 +3,7 @@
 uvicorn (with httptools and uvloop) in front of the Bolt app. Events API
 deliveries (JSON) are dispatched on the event loop itself: for them Bolt only
 verifies the signature, claims the event id and acknowledges (see
-`ack_events_once`), a fraction of a millisecond. Slash commands and
+`AckEventsOnce`), a fraction of a millisecond. Slash commands and
 interactivity (form bodies) wait for their ack function, so they are dispatched
 on a thread pool. The standard library's threaded HTTP server was measured at
 ~1,200 requests/s with a p99 of ~100 ms at 50 requests in flight on 2 cores

@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import SlackEvent, SlackFeedback
@@ -35,13 +35,15 @@ class EventLedger:
         ttl_s: float = 3600,
         clock: Callable[[], datetime] = utcnow,
     ):
-        # Core statements on the engine, not ORM sessions: a claim sits on the ack path.
         self.engine = engine
         self.ttl = timedelta(seconds=ttl_s)
         self.clock = clock
-        # One writer at a time within this process: SQLite's busy handler sleeps in steps
-        # of up to 100 ms, a lock wait here is microseconds. Other workers still race in SQL.
+        # A claim sits on the acknowledgement path: one Core statement on a connection kept
+        # open, used by one thread at a time. A lock wait here is microseconds, where
+        # SQLite's busy handler sleeps in steps of up to 100 ms. Other workers race in SQL.
         self._lock = threading.Lock()
+        self._conn: Connection | None = None
+        self._insert = insert(SlackEvent)
         self._pruned_at = 0.0
         self._prune_every_s = max(1.0, ttl_s / 60)
 
@@ -49,19 +51,35 @@ class EventLedger:
         """True the first time `event_id` is seen by any worker, False for every repeat."""
         now = self.clock()
         with self._lock:
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(insert(SlackEvent), {"event_id": event_id, "received_at": now})
-            except IntegrityError:
-                return False
+            for attempt in range(2):
+                conn = self._connection()
+                try:
+                    conn.execute(self._insert, {"event_id": event_id, "received_at": now})
+                    conn.commit()
+                    break
+                except IntegrityError:
+                    conn.rollback()
+                    return False
+                except DBAPIError as error:
+                    self.close()
+                    # A connection the server dropped is replaced once; anything else fails.
+                    if attempt or not error.connection_invalidated:
+                        raise
             if time.monotonic() - self._pruned_at > self._prune_every_s:
                 self._pruned_at = time.monotonic()
-                self._prune(now)
+                conn.execute(delete(SlackEvent).where(SlackEvent.received_at < now - self.ttl))
+                conn.commit()
         return True
 
-    def _prune(self, now: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(SlackEvent).where(SlackEvent.received_at < now - self.ttl))
+    def _connection(self) -> Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 class FeedbackStore:
