@@ -153,6 +153,13 @@ class Directory:
             stmt = select(Account.name).where(scope.account_clause()).order_by(Account.name)
             return list(session.scalars(stmt))
 
+    def all_account_names(self) -> list[str]:
+        """Every account name, only to recognise that some words name *an* account: the
+        caller's own words are then passed to the scoped tools, which answer "not found or
+        not yours" for accounts outside the scope. Nothing else about them is used."""
+        with self.sessions() as session:
+            return list(session.scalars(select(Account.name)))
+
     def user_names(self) -> dict[str, str]:
         with self.sessions() as session:
             return {
@@ -201,7 +208,7 @@ class OfflineBrain:
         slots = self.slots(question, scope)
         route = self.router.route(mask(question, slots.get("mention")))
         follow_up = previous is not None and (
-            FOLLOW_UP.search(question) or (len(question.split()) <= 5 and route.score < 0.6)
+            FOLLOW_UP.search(question) or (len(question.split()) <= 4 and route.score < 0.6)
         )
         if follow_up:
             return self.follow_up(question, previous, slots)
@@ -259,8 +266,14 @@ class OfflineBrain:
             owner = u.match_names(question, list(users), threshold=90)
             ignore = {w.lower() for n in users for w in n.split()} | IGNORED_CAPITALS
             phrase = u.capitalised_phrase(question, ignore)
+            # Whole names only: a first word alone is too weak a sign outside the scope.
+            elsewhere = u.match_names(
+                question, self.directory.all_account_names(), first_words=False
+            )
             if owner.matches:
                 found["owner"] = users[owner.matches[0]]
+            elif elsewhere.matches:
+                found["account"] = found["mention"] = elsewhere.mention
             elif phrase:
                 found["account"] = found["mention"] = phrase
         if "owner" not in found:

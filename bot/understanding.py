@@ -109,7 +109,43 @@ def _ngrams(words: list[str], longest: int = 4) -> list[str]:
     ]
 
 
-def match_names(text: str, names: Sequence[str], threshold: float = 86) -> NameMatch:
+# A name's first word alone ("Globex") identifies it, unless the word is an ordinary one
+# that questions use for other things ("team North", "the blue chips").
+COMMON_FIRST_WORDS = {
+    "north",
+    "south",
+    "east",
+    "west",
+    "central",
+    "blue",
+    "red",
+    "green",
+    "silver",
+    "golden",
+    "black",
+    "white",
+    "global",
+    "general",
+    "united",
+    "national",
+    "international",
+    "first",
+    "new",
+    "team",
+    "key",
+    "top",
+    "best",
+    "prime",
+    "summit",
+    "union",
+    "liberty",
+    "pioneer",
+}
+
+
+def match_names(
+    text: str, names: Sequence[str], threshold: float = 86, first_words: bool = True
+) -> NameMatch:
     """Find which of `names` the text mentions: whole names, or a name's distinctive first word.
 
     Tolerates case and small typos ('globx' -> 'Globex Logistics'). When a mention
@@ -125,7 +161,14 @@ def match_names(text: str, names: Sequence[str], threshold: float = 86) -> NameM
         for gram in grams:
             full = fuzz.ratio(gram, lowered)
             # A lone first word counts only if it is distinctive (4+ letters).
-            short = fuzz.ratio(gram, first) - 2 if len(first) >= 4 and " " not in gram else 0
+            short = (
+                fuzz.ratio(gram, first) - 2
+                if first_words
+                and len(first) >= 4
+                and first not in COMMON_FIRST_WORDS
+                and " " not in gram
+                else 0
+            )
             score = max(full, short)
             if score > best[0]:
                 best = (score, gram)
