@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import openai
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.language_models import BaseChatModel
 
@@ -12,14 +11,22 @@ from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
-# Errors worth a second try on another model: the service is slow, busy or down.
-# APITimeoutError is a subclass of APIConnectionError; both are listed for clarity.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    openai.APITimeoutError,
-    openai.APIConnectionError,
-    openai.RateLimitError,
-    openai.InternalServerError,
-)
+
+
+def transient_errors() -> tuple[type[Exception], ...]:
+    """Errors worth a second try on another model: the service is slow, busy or down.
+
+    APITimeoutError is a subclass of APIConnectionError; both are listed for clarity.
+    (openai is imported on use: it adds ~0.5 s to start-up, and offline runs never need it.)
+    """
+    import openai
+
+    return (
+        openai.APITimeoutError,
+        openai.APIConnectionError,
+        openai.RateLimitError,
+        openai.InternalServerError,
+    )
 
 
 def build_openai_model(settings: Settings) -> BaseChatModel:
@@ -51,13 +58,18 @@ class TransientFallback(AgentMiddleware):
     def wrap_model_call(self, request: ModelRequest, handler) -> ModelResponse:
         try:
             return handler(request)
-        except TRANSIENT_ERRORS as exc:
+        except transient_errors() as exc:
             log.warning("model error %s; answering with the fallback model", type(exc).__name__)
             return handler(request.override(model=self.fallback))
 
 
 def describe_model_error(exc: BaseException) -> str | None:
     """A short user-facing apology for a model failure, or None if it is not one."""
+    # langchain-openai raises its own subclasses of the openai errors: look at the bases.
+    if not any(base.__module__.split(".")[0] == "openai" for base in type(exc).__mro__):
+        return None
+    import openai
+
     if isinstance(exc, openai.APITimeoutError):
         return "Sorry, the language model took too long to answer. Please try again in a minute."
     if isinstance(exc, openai.RateLimitError):

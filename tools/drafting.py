@@ -34,7 +34,6 @@ from tools import views
 from tools.account_data import quarterly_revenue
 from tools.accounts import AccountArgs, run_view
 from tools.args import tidy
-from tools.charts import revenue_trend_chart
 from tools.context import CallerContext
 from tools.find import resolve_account
 from tools.guidance import GuidanceSearch
@@ -495,6 +494,9 @@ class Drafter:
             plan = agenda(facts, meeting)
             found = consult(self.guidance, [*PREP_GUIDANCE, *self._agenda_guidance(facts, plan)])
             chart = self.out_dir / f"{account_id}-revenue.png"
+            # Imported here: matplotlib adds ~0.4 s to every start, and only prep notes draw.
+            from tools.charts import revenue_trend_chart
+
             revenue_trend_chart(quarterly_revenue(engine, account_id), chart)
             result = self._result(
                 "qbr_prep_note", facts, "qbr_prep_note.md.j2", found, agenda=plan,
