@@ -17,6 +17,7 @@ from bot.services import Services, build_services
 from bot.slack_app import Answers, build_slack_app, shutdown_slack_app
 from bot.slack_client import SlackOut, build_web_client
 from bot.slack_server import EVENTS_PATH, HEALTH_PATH, SlackHttpServer
+from prompts import Prompts
 from store.db import is_initialised
 
 log = logging.getLogger(__name__)
@@ -160,8 +161,9 @@ def digest_command(
             if not digests:
                 raise _fail(f"no KAM or manager has the Slack user id {only}", 1)
         if not post:
+            prompts = Prompts()
             for digest in digests:
-                console.print(digest.text(), highlight=False, markup=False)
+                console.print(digest.text(prompts), highlight=False, markup=False)
                 console.print()
             console.print(f"{len(digests)} digest(s) composed; add --post to send them.")
             return

@@ -24,6 +24,7 @@ from bot.blocks import (
     plain,
 )
 from bot.slack_client import SlackOut
+from prompts import Prompts
 from store.access import AccessScope, resolve_scope
 from store.models import User
 from tools.kpis import KpiEngine
@@ -71,22 +72,29 @@ class KpiPortfolio:
         return PortfolioGlance(
             title=_title(scope),
             risks=[
-                HomeItem(r.account_id, r.name + _owner(scope, r.owner_name),
-                         f"{r.result.inputs['band']} risk ({r.result.value}/100): "
-                         + ", ".join(_words(s["sign"]) for s in r.result.inputs["signs_fired"]))
+                HomeItem(
+                    r.account_id,
+                    r.name + _owner(scope, r.owner_name),
+                    f"{r.result.inputs['band']} risk ({r.result.value}/100): "
+                    + ", ".join(_words(s["sign"]) for s in r.result.inputs["signs_fired"]),
+                )
                 for r in risks.items[: self.top]
             ],
             renewals=[_renewal_item(scope, r) for r in renewals[: self.top]],
             growth=[
-                HomeItem(g.account_id, g.name + _owner(scope, g.owner_name),
-                         f"revenue {g.result.value:+.0%} on the year before")
+                HomeItem(
+                    g.account_id,
+                    g.name + _owner(scope, g.owner_name),
+                    f"revenue {g.result.value:+.0%} on the year before",
+                )
                 for g in growth.items
                 if g.result.value is not None and g.result.value > 0
             ],
             as_of=engine.as_of,
             renewal_days=self.renewal_days,
-            by_owner=_per_owner(scope, [r.owner_name for r in risks.items],
-                                [r.owner_name for r in renewals]),
+            by_owner=_per_owner(
+                scope, [r.owner_name for r in risks.items], [r.owner_name for r in renewals]
+            ),
         )
 
 
@@ -136,19 +144,14 @@ class Digest:
         blocks.append(context("Weekly digest from the KAM Assistant · `/kam help` for more"))
         return SlackMessage(plain(f"Weekly digest: {self.glance.title}"), blocks)
 
-    def text(self) -> str:
+    def text(self, prompts: Prompts) -> str:
         """The digest as plain text, for `kam digest` without --post."""
-        g = self.glance
-        lines = [f"To {self.name} ({self.slack_user_id}): {g.title}"]
-        sections = (("Top risks", g.risks),
-                    (f"Renewals in the next {g.renewal_days} days", g.renewals))
-        for heading, items in sections:
-            lines.append(f"  {heading}:")
-            lines += [f"    - {i.name}: {i.detail}" for i in items] or ["    - none"]
-        if g.by_owner:
-            lines.append("  Per KAM:")
-            lines += [f"    - {line}" for line in g.by_owner]
-        return "\n".join(lines)
+        return prompts.render(
+            "weekly_digest.md.j2",
+            recipient=self.name,
+            slack_user_id=self.slack_user_id,
+            g=self.glance,
+        )
 
 
 def compose_digests(sessions: sessionmaker[Session], portfolio: KpiPortfolio) -> list[Digest]:
@@ -177,4 +180,3 @@ def post_digests(out: SlackOut, digests: list[Digest]) -> tuple[int, list[str]]:
             log.error("digest for %s not sent: %s", digest.slack_user_id, error)
             failed.append(digest.slack_user_id)
     return sent, failed
-

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
-from store.db import make_engine, make_session_factory, upgrade
+from store.db import ensure_schema, make_engine, make_session_factory
 
 
 @dataclass
@@ -27,5 +27,5 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Create the engine (migrating the schema to the latest version unless told not to)."""
     engine = make_engine(settings.db_url)
     if migrate:
-        upgrade(engine)
+        ensure_schema(engine)
     return Services(settings=settings, engine=engine, sessions=make_session_factory(engine))

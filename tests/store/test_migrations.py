@@ -102,3 +102,12 @@ def test_downgrade_from_0003_drops_account_monthly(engine):
 
     assert not inspect(engine).has_table("account_monthly")
     assert inspect(engine).has_table("order_monthly")
+
+
+def test_head_revision_constant_matches_the_newest_migration(engine):
+    from alembic.script import ScriptDirectory
+
+    from store.db import HEAD_REVISION, alembic_config, current_revision
+
+    assert ScriptDirectory.from_config(alembic_config(engine)).get_current_head() == HEAD_REVISION
+    assert current_revision(engine) == HEAD_REVISION
