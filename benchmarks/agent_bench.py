@@ -24,13 +24,12 @@ sys.path.insert(0, str(ROOT))
 
 import tiktoken  # noqa: E402
 
+from bot.agent.evaluation import load_cases, run_core_eval  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.evaluation import load_cases, run_core_eval  # noqa: E402
-from bot.factory import build_assistant  # noqa: E402
-from bot.services import build_services  # noqa: E402
+from bot.factory import build_assistant, build_services  # noqa: E402
 from store.demo import generate  # noqa: E402
 from store.importer import import_paths  # noqa: E402
-from tests.mock_openai import MockOpenAI  # noqa: E402
+from tests.support.mock_openai import MockOpenAI  # noqa: E402
 
 HOME = ROOT / "data" / "bench-agent"
 CORE = ROOT / "tests" / "eval" / "core_questions.yaml"

@@ -33,7 +33,6 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "slack"))
 
-from mock_slack import BOT_USER_ID, TEAM_ID  # noqa: E402
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
@@ -41,6 +40,7 @@ from store.db import make_engine, make_session_factory, upgrade  # noqa: E402
 from store.demo import generate  # noqa: E402
 from store.importer import import_paths  # noqa: E402
 from store.models import Account, User  # noqa: E402
+from tests.support.mock_slack import BOT_USER_ID, TEAM_ID  # noqa: E402
 
 SECRET = "bench-signing-secret"
 ACK_P99_TARGET_MS = 50.0

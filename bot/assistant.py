@@ -15,8 +15,8 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.errors import GraphRecursionError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.agent import AnswerTimeout
-from bot.llm import describe_model_error
+from bot.agent.graph import AnswerTimeout
+from bot.agent.models import describe_model_error
 from store.access import AccessScope, UnknownUserError, resolve_scope
 from tools.context import CallerContext
 from tools.payload import loads

@@ -1,23 +1,48 @@
-"""Build the Assistant and everything it needs from Settings, in one place."""
+"""Build the Assistant and everything it needs from Settings, in one place: the engine and
+session factory (`Services`), the embedder, the guidance index, the model and the agent."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from bot.agent import build_agent, open_checkpointer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.agent.graph import build_agent, open_checkpointer
+from bot.agent.models import TransientFallback, build_openai_model
+from bot.agent.offline.model import CallerScope, Directory, OfflineBrain, OfflineChatModel
 from bot.assistant import Assistant
 from bot.config import Settings
-from bot.llm import TransientFallback, build_openai_model
-from bot.offline import CallerScope, Directory, OfflineBrain, OfflineChatModel
-from bot.services import Services, build_services
 from knowledge.embeddings import BackgroundEmbedder, TextEmbedder
 from knowledge.index import build_guidance_index, default_sources
 from prompts import Prompts
+from store.db import ensure_schema, make_engine, make_session_factory
 from tools.accounts import make_account_tools
 from tools.drafting import make_drafting_tools
 from tools.guidance import make_guidance_tools
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything the assistant, the CLI and Slack need, built once and passed in."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_services(settings: Settings, *, migrate: bool = True) -> Services:
+    """Create the engine (migrating the schema to the latest version unless told not to)."""
+    engine = make_engine(settings.db_url)
+    if migrate:
+        ensure_schema(engine)
+    return Services(settings=settings, engine=engine, sessions=make_session_factory(engine))
 
 
 def build_tools(services: Services, index, prompts: Prompts) -> list:

@@ -89,7 +89,7 @@ class Prompts:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
-            autoescape=False,  # markdown for people; Slack escaping happens in bot/blocks.py
+            autoescape=False,  # markdown for people; Slack escaping happens in bot/slack/blocks.py
         )
         self.env.filters.update(
             money=money, fmt=fmt, humanize=humanize, gist=gist, person=person, kpi_label=kpi_label

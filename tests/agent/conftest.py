@@ -11,8 +11,7 @@ import pytest
 
 from bot.assistant import Assistant
 from bot.config import Settings
-from bot.factory import build_assistant
-from bot.services import Services, build_services
+from bot.factory import Services, build_assistant, build_services
 from store.importer import import_paths
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.evaluation import load_cases, run_core_eval
+from bot.agent.evaluation import load_cases, run_core_eval
 
 CORE = Path(__file__).resolve().parents[1] / "eval" / "core_questions.yaml"
 

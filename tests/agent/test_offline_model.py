@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from bot.offline import OFFLINE_MARK
+from bot.agent.offline.model import OFFLINE_MARK
 from store.access import resolve_scope
 from tools.kpis import KpiEngine
 

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.mock_openai import Hang, MockOpenAI, Status
+from tests.support.mock_openai import Hang, MockOpenAI, Status
 
 
 def openai_settings(server: MockOpenAI, **extra) -> dict:

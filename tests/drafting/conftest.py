@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from draft_support import RecordingGuidance, copy_database
 from langchain_core.messages import AIMessage
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
@@ -22,6 +21,8 @@ from prompts import Prompts
 from store.access import resolve_scope
 from store.db import make_engine, make_session_factory
 from store.models import AccountPlan
+from tests.support.databases import copy_database
+from tests.support.drafts import RecordingGuidance
 from tools.context import CallerContext
 from tools.drafting import Drafter, make_drafting_tools
 

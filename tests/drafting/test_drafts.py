@@ -7,13 +7,14 @@ import struct
 from datetime import date
 
 import pytest
-from draft_support import RecordingGuidance, copy_database, section
 from sqlalchemy import select
 
 from prompts import Prompts, fmt, humanize
 from store.access import resolve_scope
 from store.db import make_engine, make_session_factory
 from store.models import Account, Order, Product
+from tests.support.databases import copy_database
+from tests.support.drafts import RecordingGuidance, section
 from tools.context import CallerContext
 from tools.drafting import PLAN_GUIDANCE, Drafter, white_space
 from tools.kpis import KpiEngine

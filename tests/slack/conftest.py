@@ -4,51 +4,31 @@ HTTP on 127.0.0.1, sent signed requests."""
 
 from __future__ import annotations
 
-import http.client
-import itertools
-import json
-import sqlite3
-import time
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
 
 import pytest
-from fakes import AS_OF, ScriptedModel, make_account_tool
-from mock_slack import BOT_USER_ID, TEAM_ID, MockSlack
-from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.orm import sessionmaker
 
-from bot.agent import build_agent, open_checkpointer
+from bot.agent.graph import build_agent, open_checkpointer
 from bot.assistant import Assistant
 from bot.config import Settings
-from bot.factory import build_assistant
-from bot.services import build_services
-from bot.slack_app import build_slack_app, shutdown_slack_app
-from bot.slack_client import ChannelPacer
-from bot.slack_server import SlackHttpServer
+from bot.factory import build_assistant, build_services
+from bot.slack.app import build_slack_app, shutdown_slack_app
+from bot.slack.egress import ChannelPacer
+from bot.slack.server import SlackHttpServer
 from prompts import Prompts
 from store.db import make_engine, make_session_factory
+from tests.support.databases import copy_database
+from tests.support.fakes import AS_OF, ScriptedModel, make_account_tool
+from tests.support.mock_slack import MockSlack
+from tests.support.slack import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    SlackSender,
+)
 
-SIGNING_SECRET = "test-signing-secret"
-BOT_TOKEN = "xoxb-test-token"
-ANNA = "U0KAM00001"  # KAM, North: owns Acme Industrial (A0001)
-BEN = "U0KAM00002"  # KAM, North: owns Stark Components (A0006)
-MARIA = "U0MGR00001"  # manager of the North team
-STRANGER = "U0NOBODY99"
-CHANNEL = "C0SALES001"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
-
-
-def copy_database(demo_engine, path: Path) -> None:
-    """A consistent copy of the demo database (SQLite's backup API, safe with WAL)."""
-    source = sqlite3.connect(demo_engine.url.database)
-    target = sqlite3.connect(path)
-    source.backup(target)
-    source.close()
-    target.close()
 
 
 @pytest.fixture
@@ -123,115 +103,6 @@ def settings(mock_slack: MockSlack, tmp_path: Path) -> Settings:
         database_url=f"sqlite:///{tmp_path / 'kam.db'}",
         kam_slack_rate_limit_retries=2,
     )
-
-
-@dataclass
-class Reply:
-    status: int
-    body: str
-    elapsed_ms: float
-
-
-class SlackSender:
-    """Sends requests to the served app the way Slack does: signed, with Slack's headers.
-
-    `drain()` waits until the app has finished all work it took (then takes no more): after
-    it, the mock holds every call the app will ever make, so counts are final.
-    """
-
-    def __init__(self, url: str, secret: str = SIGNING_SECRET):
-        self.drain: Callable[[], None] = lambda: None
-        parts = urlsplit(url)
-        self.host, self.port = parts.hostname, parts.port
-        self.verifier = SignatureVerifier(secret)
-
-    def post(self, body: str, *, content_type: str, timestamp: int | None = None,
-             signature: str | None = None, headers: dict | None = None,
-             path: str = "/slack/events") -> Reply:
-        ts = str(int(time.time()) if timestamp is None else timestamp)
-        sent = {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": signature or self.verifier.generate_signature(
-                timestamp=ts, body=body),
-            **(headers or {}),
-        }
-        return self.request("POST", path, body, sent)
-
-    def request(self, method: str, path: str, body: str = "", headers: dict | None = None) -> Reply:
-        started = time.perf_counter()
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
-        try:
-            conn.request(method, path, body=body.encode(), headers=headers or {})
-            response = conn.getresponse()
-            text = response.read().decode()
-        finally:
-            conn.close()
-        return Reply(response.status, text, (time.perf_counter() - started) * 1000)
-
-    def next_id(self, prefix: str) -> str:
-        # Unique across tests: the offline tests share one database of handled event ids.
-        return f"{prefix}{uuid.uuid4().hex[:12].upper()}"
-
-    # ------------------------------------------------------------ Slack payloads
-
-    def event(self, event: dict, *, event_id: str | None = None, retry: int | None = None,
-              **kwargs) -> Reply:
-        body = json.dumps({
-            "token": "unused", "team_id": TEAM_ID, "api_app_id": "A0KAMAPP1",
-            "type": "event_callback", "event_id": event_id or self.next_id("Ev"),
-            "event_time": int(time.time()), "event": event,
-            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
-        })
-        headers = kwargs.pop("headers", {})
-        if retry is not None:
-            headers = {**headers, "X-Slack-Retry-Num": str(retry),
-                       "X-Slack-Retry-Reason": "http_timeout"}
-        return self.post(body, content_type="application/json", headers=headers, **kwargs)
-
-    def mention(self, text: str, *, user: str = ANNA, channel: str = CHANNEL,
-                thread_ts: str | None = None, ts: str | None = None, **kwargs) -> Reply:
-        event = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER_ID}> {text}",
-                 "ts": ts or self.next_ts(), "channel": channel, "event_ts": self.next_ts()}
-        if thread_ts:
-            event["thread_ts"] = thread_ts
-        return self.event(event, **kwargs)
-
-    def direct_message(self, text: str, *, user: str = ANNA, channel: str = "D0ANNA001",
-                       thread_ts: str | None = None, ts: str | None = None, **kwargs) -> Reply:
-        event = {"type": "message", "channel_type": "im", "user": user, "text": text,
-                 "ts": ts or self.next_ts(), "channel": channel}
-        if thread_ts:
-            event["thread_ts"] = thread_ts
-        return self.event(event, **kwargs)
-
-    def command(self, text: str, *, user: str = ANNA, channel: str = CHANNEL,
-                response_url: str) -> Reply:
-        body = urlencode({
-            "token": "unused", "team_id": TEAM_ID, "team_domain": "kam", "channel_id": channel,
-            "channel_name": "sales", "user_id": user, "user_name": "someone", "command": "/kam",
-            "text": text, "api_app_id": "A0KAMAPP1", "response_url": response_url,
-            "trigger_id": self.next_id("trigger."),
-        })
-        return self.post(body, content_type="application/x-www-form-urlencoded")
-
-    def action(self, action_id: str, value: str, *, user: str = ANNA, channel: str = CHANNEL,
-               response_url: str) -> Reply:
-        payload = {
-            "type": "block_actions", "user": {"id": user}, "team": {"id": TEAM_ID},
-            "api_app_id": "A0KAMAPP1", "trigger_id": self.next_id("trigger."),
-            "container": {"type": "message", "channel_id": channel},
-            "channel": {"id": channel}, "response_url": response_url,
-            "actions": [{"action_id": action_id, "block_id": "b", "value": value,
-                         "type": "button", "action_ts": self.next_ts()}],
-        }
-        body = urlencode({"payload": json.dumps(payload)})
-        return self.post(body, content_type="application/x-www-form-urlencoded")
-
-    _ts = itertools.count(1)
-
-    def next_ts(self) -> str:
-        return f"1760000000.{next(self._ts):06d}"
 
 
 @pytest.fixture

@@ -12,14 +12,15 @@ import pickle
 import time
 
 import pytest
-from conftest import ANNA, SIGNING_SECRET, STRANGER
 from slack_sdk.signature import SignatureVerifier
 
-from bot.answer_workers import AnswerWorkers
 from bot.config import Settings
-from bot.slack_app import ClaimedEvent, build_slack_app, dispatch_claimed, shutdown_slack_app
-from bot.slack_client import ChannelPacer
+from bot.slack.app import build_slack_app, shutdown_slack_app
+from bot.slack.egress import ChannelPacer
+from bot.slack.ingress import ClaimedEvent, dispatch_claimed
+from bot.slack.workers import AnswerWorkers
 from store.access import UnknownUserError
+from tests.support.slack import ANNA, SIGNING_SECRET, STRANGER
 
 
 @pytest.fixture

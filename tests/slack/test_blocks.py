@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from bot.assistant import Answer
-from bot.blocks import (
+from bot.slack.blocks import (
     FeedbackRef,
     escape,
     inline_mrkdwn,
@@ -17,7 +17,8 @@ from bot.blocks import (
     render_answer,
     truncate,
 )
-from bot.slack_app import parse_command, question_text
+from bot.slack.commands import parse_command
+from bot.slack.listeners import question_text
 
 
 @pytest.mark.parametrize(

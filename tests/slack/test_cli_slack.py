@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ANNA, copy_database
 from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import Settings
+from tests.support.databases import copy_database
+from tests.support.slack import ANNA
 
 
 @pytest.fixture

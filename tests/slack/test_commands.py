@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ANNA, CHANNEL, MARIA, STRANGER
 
-from bot.slack_app import NOT_IN_CHANNEL, command_question, parse_command
+from bot.slack.commands import NOT_IN_CHANNEL, command_question, parse_command
+from tests.support.slack import ANNA, CHANNEL, MARIA, STRANGER
 
 
 def hook_replies(mock, count: int = 1) -> list[dict]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import BOT_TOKEN, CHANNEL
 from slack_sdk.errors import SlackApiError
 
 from bot.assistant import Answer, Assistant
-from bot.blocks import notice
-from bot.slack_app import APOLOGY
-from bot.slack_client import BoundedRateLimitRetry, ChannelPacer, SlackOut, build_web_client
+from bot.slack.blocks import notice
+from bot.slack.egress import BoundedRateLimitRetry, ChannelPacer, SlackOut, build_web_client
+from bot.slack.listeners import APOLOGY
+from tests.support.slack import BOT_TOKEN, CHANNEL
 
 
 def test_429_on_post_message_is_retried_after_retry_after_and_posted_once(slack, mock_slack):

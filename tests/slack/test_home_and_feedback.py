@@ -6,13 +6,14 @@ import json
 import uuid
 
 import pytest
-from conftest import ANNA, BEN, MARIA, STRANGER
 from sqlalchemy import select
 
-from bot.blocks import FeedbackRef
-from bot.digest import KpiPortfolio, compose_digests, post_digests
-from bot.slack_client import ChannelPacer, SlackOut, build_web_client
+from bot.slack.blocks import FeedbackRef
+from bot.slack.digest import compose_digests, post_digests
+from bot.slack.egress import ChannelPacer, SlackOut, build_web_client
 from store.models import SlackFeedback
+from tests.support.slack import ANNA, BEN, MARIA, STRANGER
+from tools.glance import KpiPortfolio
 
 
 @pytest.fixture

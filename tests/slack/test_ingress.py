@@ -6,12 +6,12 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import ANNA, SlackSender
-from mock_slack import BOT_USER_ID, TEAM_ID
 from slack_bolt import BoltRequest
 from slack_bolt.middleware.request_verification import RequestVerification
 
-from bot.slack_app import build_slack_app, shutdown_slack_app
+from bot.slack.app import build_slack_app, shutdown_slack_app
+from tests.support.mock_slack import BOT_USER_ID, TEAM_ID
+from tests.support.slack import ANNA, SlackSender
 
 
 def mention_body(event_id: str = "Ev0FORGED1") -> str:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from conftest import ANNA, BEN, CHANNEL, STRANGER
-from mock_slack import BOT_ID, BOT_USER_ID
 from sqlalchemy import select
 
 from store.models import Activity
+from tests.support.mock_slack import BOT_ID, BOT_USER_ID
+from tests.support.slack import ANNA, BEN, CHANNEL, STRANGER
 
 
 def answer_blocks(mock, count: int = 1) -> list[dict]:

@@ -1,8 +1,8 @@
 """The embedded offline model: a deterministic chat model with tool calling, no key, no network.
 
-It reads a question (bot/understanding.py), plans the tool calls for its intent,
+It reads a question (`reading`), plans the tool calls for its intent (`planning`),
 and once the tool results are in, writes the answer from the templates in
-prompts/answers/. Follow-ups in a thread reuse the previous turn's calls:
+prompts/answers/ (`writing`). Follow-ups in a thread reuse the previous turn's calls:
 "and last year?" shifts the date, "what about Globex?" swaps the account, and
 "make it shorter" trims the previous answer.
 """
@@ -25,7 +25,9 @@ from pydantic import ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import understanding as u
+from bot.agent.offline import reading as u
+from bot.agent.offline.planning import PLANNERS, intent_of
+from bot.agent.offline.writing import OFFLINE_MARK, shorten, write_answer
 from knowledge.embeddings import TextEmbedder
 from prompts import PROMPTS_DIR, Prompts
 from store.access import AccessScope
@@ -33,13 +35,11 @@ from store.models import Account, User
 from tools.payload import loads
 from tools.periods import shift_years
 
-OFFLINE_MARK = "(offline model)"
 # Below this similarity a question is taken as outside what the offline model can do.
 MIN_INTENT_SCORE = 0.45
 # A question this close to an example ("How is <name> doing?") names an account even when
 # the name is unknown to the caller; the lookup tool then says "not found or not yours".
 CLEAR_INTENT_SCORE = 0.75
-
 KPI_WORDS = {
     "revenue": "revenue",
     "sales": "revenue",
@@ -105,7 +105,6 @@ LAST_YEAR = re.compile(r"\b(last|previous|prior) year\b|\byear before\b|\ba year
 SHORTER = re.compile(
     r"\b(shorter|more brief|briefer|tl;?dr|summari[sz]e (that|it)|condense)\b", re.I
 )
-QUARTER = re.compile(r"\bquarter\b", re.I)
 
 
 @dataclass
@@ -287,24 +286,11 @@ class OfflineBrain:
         found["days"] = u.find_days(question)
         return found
 
-    # --- writing answers ------------------------------------------------------------------
-
-    def write(self, request: Request, results: list[tuple[str, dict]]) -> str:
-        by_tool: dict[str, Any] = {}
-        for name, payload in results:
-            by_tool.setdefault(name, payload)
-        errors = [p for _, p in results if isinstance(p, dict) and "error" in p]
-        if errors:
-            return self.prompts.render(
-                "answers/error.md.j2", error=errors[0], mention=request.mention, mark=OFFLINE_MARK
-            )
-        return self.prompts.render(
-            f"answers/{request.intent}.md.j2",
-            r=by_tool,
-            results=[payload for _, payload in results],
-            question=request.question,
-            mark=OFFLINE_MARK,
+    def write(self, request: Request, results: list[tuple[str, Any]]) -> str:
+        return write_answer(
+            self.prompts, request.intent, request.question, request.mention, results
         )
+
 
 
 IGNORED_CAPITALS = {
@@ -407,156 +393,6 @@ def parse(content: object) -> Any:
     """A tool result as data; plain text (an error from the tool node) as {"text": ...}."""
     value = loads(content)
     return value if value is not None else {"text": str(content)}
-
-
-def shorten(answer: str, lines: int = 4) -> str:
-    """The headline and the first few points of an answer, keeping its citations."""
-    kept: list[str] = []
-    for line in answer.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith(("_", OFFLINE_MARK)):
-            continue
-        kept.append(line)
-        if len(kept) >= lines:
-            break
-    citations = sorted(set(re.findall(r"\[[^\[\]]+ › [^\[\]]+\]", answer)) - set("".join(kept)))
-    tail = [f"Sources: {', '.join(citations)}"] if citations else []
-    return "\n".join([*kept, *tail, OFFLINE_MARK])
-
-
-# --- planners: question + slots -> tool calls ------------------------------------------------
-
-
-def _call(name: str, **args: Any) -> dict:
-    return {"name": name, "args": {k: v for k, v in args.items() if v is not None}}
-
-
-TOOL_INTENT = {
-    "account_summary": "account_summary",
-    "get_kpi": "kpi",
-    "rank_accounts": "ranking",
-    "at_risk_accounts": "at_risk",
-    "renewals_due": "renewals",
-    "stakeholder_map": "stakeholders",
-    "activity_timeline": "activities",
-    "open_opportunities": "opportunities",
-    "open_tickets": "tickets",
-    "customer_kpis": "customer_kpis",
-    "compare_periods": "comparison",
-    "search_guidance": "guidance",
-    "draft_account_plan": "draft_plan",
-    "draft_qbr_agenda": "draft_agenda",
-    "draft_qbr_prep_note": "draft_prep",
-}
-
-
-def intent_of(calls: Sequence[dict]) -> str:
-    """The intent a set of earlier tool calls served (for re-rendering a follow-up)."""
-    names = {c["name"] for c in calls}
-    if {"get_kpi", "search_guidance"} <= names:
-        return "risk_advice"
-    if {"get_kpi", "at_risk_accounts", "renewals_due"} <= names:
-        return "portfolio"
-    return TOOL_INTENT[calls[0]["name"]]
-
-
-def _filters(slots: dict) -> dict:
-    return {"owner": slots.get("owner"), "tier": slots.get("tier")}
-
-
-def plan_summary(question: str, slots: dict) -> list[dict]:
-    return [_call("account_summary", account=slots["account"])]
-
-
-def plan_kpi(question: str, slots: dict) -> list[dict]:
-    kpi = slots.get("kpi") or "revenue"
-    if kpi == "churn_risk" and slots.get("account"):
-        return [_call("get_kpi", kpi=kpi, account=slots["account"])]
-    return [_call("get_kpi", kpi=kpi, account=slots.get("account"), **_filters(slots))]
-
-
-def plan_ranking(question: str, slots: dict) -> list[dict]:
-    kpi = slots.get("kpi") or "revenue"
-    if kpi == "selection_matrix":
-        kpi = "strategic_value"
-    order = "lowest" if slots.get("direction") == "asc" else "highest"
-    return [_call("rank_accounts", kpi=kpi, order=order, n=slots.get("n") or 5, **_filters(slots))]
-
-
-def plan_at_risk(question: str, slots: dict) -> list[dict]:
-    return [_call("at_risk_accounts", n=slots.get("n") or 10, **_filters(slots))]
-
-
-def plan_risk_advice(question: str, slots: dict) -> list[dict]:
-    return [
-        _call("get_kpi", kpi="churn_risk", account=slots["account"]),
-        _call("search_guidance", query=f"{question} churn warning signs save plan", k=3),
-    ]
-
-
-def plan_renewals(question: str, slots: dict) -> list[dict]:
-    return [_call("renewals_due", days=slots.get("days") or 90, **_filters(slots))]
-
-
-def _account_tool(tool: str, intent: str) -> Callable[[str, dict], list[dict]]:
-    def plan(question: str, slots: dict) -> list[dict]:
-        return [_call(tool, account=slots["account"])]
-
-    return plan
-
-
-def _listing(tool: str, intent: str) -> Callable[[str, dict], list[dict]]:
-    def plan(question: str, slots: dict) -> list[dict]:
-        return [_call(tool, account=slots.get("account"), **_filters(slots))]
-
-    return plan
-
-
-def plan_comparison(question: str, slots: dict) -> list[dict]:
-    kind = "quarter" if QUARTER.search(question) else "year"
-    return [_call("compare_periods", kind=kind, account=slots.get("account"), **_filters(slots))]
-
-
-def plan_portfolio(question: str, slots: dict) -> list[dict]:
-    filters = _filters(slots)
-    return [
-        _call("get_kpi", kpi="revenue", group_by="owner", **filters),
-        _call("get_kpi", kpi="nrr", **filters),
-        _call("at_risk_accounts", n=5, **filters),
-        _call("renewals_due", days=90, **filters),
-    ]
-
-
-def plan_guidance(question: str, slots: dict) -> list[dict]:
-    return [_call("search_guidance", query=question, k=3)]
-
-
-def plan_draft(tool: str, intent: str) -> Callable[[str, dict], list[dict]]:
-    def plan(question: str, slots: dict) -> list[dict]:
-        return [_call(tool, account=slots["account"])]
-
-    return plan
-
-
-PLANNERS: dict[str, Callable[[str, dict], list[dict]]] = {
-    "account_summary": plan_summary,
-    "kpi": plan_kpi,
-    "ranking": plan_ranking,
-    "at_risk": plan_at_risk,
-    "risk_advice": plan_risk_advice,
-    "renewals": plan_renewals,
-    "stakeholders": _account_tool("stakeholder_map", "stakeholders"),
-    "activities": _account_tool("activity_timeline", "activities"),
-    "opportunities": _listing("open_opportunities", "opportunities"),
-    "tickets": _listing("open_tickets", "tickets"),
-    "customer_kpis": _account_tool("customer_kpis", "customer_kpis"),
-    "comparison": plan_comparison,
-    "portfolio": plan_portfolio,
-    "guidance": plan_guidance,
-    "draft_plan": plan_draft("draft_account_plan", "draft_plan"),
-    "draft_agenda": plan_draft("draft_qbr_agenda", "draft_agenda"),
-    "draft_prep": plan_draft("draft_qbr_prep_note", "draft_prep"),
-}
 
 
 class CallerScope(AgentMiddleware):

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.assistant import Answer, Assistant
 from bot.config import Settings
-from bot.slack_app import ClaimedEvent, dispatch_claimed
+from bot.slack.ingress import ClaimedEvent, dispatch_claimed
 from store.access import AccessScope, resolve_scope
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,9 @@ _worker: _Worker | None = None
 
 def _start_worker(settings: Settings, niceness: int, socket_mode: bool) -> None:
     global _worker
-    from bot.digest import KpiPortfolio
-    from bot.factory import build_assistant
-    from bot.services import build_services
-    from bot.slack_app import build_slack_app
+    from bot.factory import build_assistant, build_services
+    from bot.slack.app import build_slack_app
+    from tools.glance import KpiPortfolio
 
     # Answers may wait a little; acknowledgements may not (Slack retries after 3 s).
     os.nice(niceness)

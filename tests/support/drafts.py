@@ -1,9 +1,7 @@
-"""Helpers shared by the drafting tests (imported by name: this folder is on sys.path)."""
+"""Helpers shared by the drafting tests: a guidance search that records its queries, and
+sections of a markdown draft."""
 
 from __future__ import annotations
-
-import sqlite3
-from pathlib import Path
 
 from knowledge.index import GuidanceIndex, Hit
 
@@ -25,15 +23,6 @@ class RecordingGuidance:
     @property
     def citations(self) -> set[str]:
         return {hit.citation for hit in self.hits}
-
-
-def copy_database(demo_engine, path: Path) -> Path:
-    """A private copy of the shared, read-only demo database (SQLite's backup API)."""
-    source, target = sqlite3.connect(demo_engine.url.database), sqlite3.connect(path)
-    source.backup(target)
-    source.close()
-    target.close()
-    return path
 
 
 def section(markdown: str, heading: str) -> str:

@@ -1,38 +1,40 @@
-"""The portfolio at a glance (App Home) and the weekly digest DMed to each KAM and manager.
-
-Both read the KPI engine (tools/portfolio.py) under the recipient's own access
-scope: a KAM's digest holds their accounts, a manager's their team's, with a
-line per KAM. `kam digest` prints them; `kam digest --post` sends them.
-"""
+"""The portfolio at a glance for one person: top risks, renewals due, growing accounts, and a
+line per KAM for managers. Read by the App Home and the weekly digest, under the person's
+own access scope."""
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.blocks import (
-    HomeItem,
-    PortfolioGlance,
-    SlackMessage,
-    context,
-    glance_blocks,
-    plain,
-)
-from bot.slack_client import SlackOut
-from prompts import Prompts
-from store.access import AccessScope, resolve_scope
-from store.models import User
+from store.access import AccessScope
 from tools.kpis import KpiEngine
 from tools.portfolio import Renewal, at_risk_accounts, rank_accounts, renewals_due
 
-log = logging.getLogger(__name__)
 
-DIGEST_ROLES = ("kam", "manager")
+@dataclass(frozen=True)
+class HomeItem:
+    """One line of the App Home or the digest: an account and what to know about it."""
+
+    account_id: str
+    name: str
+    detail: str  # markdown
+
+
+@dataclass
+class PortfolioGlance:
+    """What the App Home and the digest show for one person."""
+
+    title: str
+    risks: list[HomeItem]
+    renewals: list[HomeItem]
+    growth: list[HomeItem]
+    as_of: date | None = None
+    renewal_days: int = 90
+    by_owner: list[str] = field(default_factory=list)  # managers: a line per KAM
 
 
 def _money(cents: int) -> str:
@@ -125,58 +127,3 @@ def _per_owner(scope: AccessScope, risk_owners: list, renewal_owners: list) -> l
         f"{o}: {risks[o]} at risk, {renewals[o]} renewal{'' if renewals[o] == 1 else 's'} due"
         for o in owners
     ]
-
-
-# ---------------------------------------------------------------- the weekly digest
-
-
-@dataclass
-class Digest:
-    """One recipient's digest: who gets it, and the message."""
-
-    slack_user_id: str
-    name: str
-    role: str
-    glance: PortfolioGlance
-
-    def message(self) -> SlackMessage:
-        blocks = glance_blocks(self.glance, buttons=False, growth=False)
-        blocks.append(context("Weekly digest from the KAM Assistant · `/kam help` for more"))
-        return SlackMessage(plain(f"Weekly digest: {self.glance.title}"), blocks)
-
-    def text(self, prompts: Prompts) -> str:
-        """The digest as plain text, for `kam digest` without --post."""
-        return prompts.render(
-            "weekly_digest.md.j2",
-            recipient=self.name,
-            slack_user_id=self.slack_user_id,
-            g=self.glance,
-        )
-
-
-def compose_digests(sessions: sessionmaker[Session], portfolio: KpiPortfolio) -> list[Digest]:
-    """A digest for every KAM and manager with a Slack user id, under their own scope."""
-    with sessions() as session:
-        users = session.execute(
-            select(User.user_id, User.slack_user_id)
-            .where(User.role.in_(DIGEST_ROLES), User.slack_user_id.is_not(None))
-            .order_by(User.role, User.user_id)
-        ).all()
-        scopes = [(slack_id, resolve_scope(session, user_id=uid)) for uid, slack_id in users]
-    return [
-        Digest(slack_id, scope.name, scope.role, portfolio.glance(scope))
-        for slack_id, scope in scopes
-    ]
-
-
-def post_digests(out: SlackOut, digests: list[Digest]) -> tuple[int, list[str]]:
-    """DM each digest; returns how many went out and the Slack ids that failed (logged)."""
-    sent, failed = 0, []
-    for digest in digests:
-        try:
-            out.post(digest.slack_user_id, digest.message())
-            sent += 1
-        except Exception as error:
-            log.error("digest for %s not sent: %s", digest.slack_user_id, error)
-            failed.append(digest.slack_user_id)
-    return sent, failed

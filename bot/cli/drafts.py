@@ -13,16 +13,26 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
 
-from bot.cli_accounts import AsOf, AsUser, caller, checked, fail, parse_date, run
+from bot.cli import common
+from bot.cli.common import (
+    AsJson,
+    AsOf,
+    AsUser,
+    caller,
+    checked,
+    console,
+    emit_json,
+    fail,
+    parse_date,
+    run,
+)
 from tools import plans
 from tools.context import CallerContext
 from tools.drafting import Drafter
 
-console = Console()
 draft_app = typer.Typer(
     help="Draft an account plan (saved as a new version), a QBR agenda or a QBR prep note.",
     no_args_is_help=True,
@@ -42,11 +52,10 @@ Out = Annotated[
 @contextmanager
 def _drafter(as_user: str) -> Iterator[tuple[Drafter, CallerContext]]:
     """A Drafter on the configured database and guidance index, and the caller's context."""
-    from bot.cli import get_settings  # bot.cli registers these commands; import when run
     from knowledge.index import build_guidance_index, default_sources
     from prompts import Prompts
 
-    settings = get_settings()
+    settings = common.settings()
     with caller(as_user) as (sessions, context):
         index = build_guidance_index(settings)
         index.sync(default_sources(settings))
@@ -68,37 +77,45 @@ def _emit(result: dict[str, Any], out: Path | None) -> None:
                       f"{result['account']['name']}.", highlight=False)
 
 
-def _draft(as_user: str, out: Path | None, make: Callable[[Drafter, CallerContext], dict]):
+def _draft(
+    as_user: str, out: Path | None, as_json: bool, make: Callable[[Drafter, CallerContext], dict]
+) -> None:
     with _drafter(as_user) as (drafter, context):
         result = checked(make(drafter, context))
-    _emit(result, out)
+    if as_json:
+        emit_json(result)
+    else:
+        _emit(result, out)
 
 
 @draft_app.command("plan")
-def draft_plan(account: AccountRef, as_user: AsUser, out: Out = None, as_of: AsOf = None) -> None:
+def draft_plan(
+    account: AccountRef, as_user: AsUser, out: Out = None, as_of: AsOf = None,
+    as_json: AsJson = False,
+) -> None:
     """Draft an account plan and save it as the account's next plan version."""
     day = parse_date(as_of)
-    _draft(as_user, out, lambda d, c: d.account_plan(c, account, day))
+    _draft(as_user, out, as_json, lambda d, c: d.account_plan(c, account, day))
 
 
 @draft_app.command("agenda")
 def draft_agenda(
     account: AccountRef, as_user: AsUser, date_: MeetingDate = None, out: Out = None,
-    as_of: AsOf = None,
+    as_of: AsOf = None, as_json: AsJson = False,
 ) -> None:
     """Draft a timed QBR agenda, shaped by the account's risks, renewal and opportunities."""
     meeting, day = parse_date(date_, "--date"), parse_date(as_of)
-    _draft(as_user, out, lambda d, c: d.qbr_agenda(c, account, meeting, day))
+    _draft(as_user, out, as_json, lambda d, c: d.qbr_agenda(c, account, meeting, day))
 
 
 @draft_app.command("prep")
 def draft_prep(
     account: AccountRef, as_user: AsUser, date_: MeetingDate = None, out: Out = None,
-    as_of: AsOf = None,
+    as_of: AsOf = None, as_json: AsJson = False,
 ) -> None:
     """Draft a QBR prep note with a suggested agenda and a revenue chart (PNG)."""
     meeting, day = parse_date(date_, "--date"), parse_date(as_of)
-    _draft(as_user, out, lambda d, c: d.qbr_prep_note(c, account, meeting, day))
+    _draft(as_user, out, as_json, lambda d, c: d.qbr_prep_note(c, account, meeting, day))
 
 
 def _plans(as_user: str, read: Callable) -> dict[str, Any]:
@@ -158,9 +175,3 @@ def plan_diff(
         console.print(f"Versions {data['old']} and {data['new']} are identical.")
         return
     typer.echo(data["diff"])
-
-
-def register(app: typer.Typer) -> None:
-    """Add `kam draft ...` and `kam plan ...` to the main app."""
-    app.add_typer(draft_app, name="draft")
-    app.add_typer(plan_app, name="plan")

@@ -8,95 +8,24 @@ no default, so nobody sees everything by accident.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import date
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from store.access import UnknownUserError, resolve_scope
-from store.db import is_initialised
+from bot.cli.common import AsJson, AsOf, AsUser, console, emit_json, fail, run
 from tools import views
-from tools.accounts import portfolio_from, run_view
-from tools.context import CallerContext
+from tools.accounts import portfolio_from
 from tools.kpis import KPI_NAMES
 from tools.portfolio import Portfolio
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
-
-AsUser = Annotated[
-    str,
-    typer.Option("--as-user", help="User id whose access applies (e.g. u_kam_anna). Required."),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the JSON the agent's tools get.")]
-AsOf = Annotated[
-    str | None, typer.Option("--as-of", help="Compute as of YYYY-MM-DD (default: latest data).")
-]
 MAIN_KPIS = ("revenue", "revenue_growth", "gross_margin", "profitability", "nrr", "grr",
              "nps", "csat", "churn_risk")
 PORTFOLIO_WORDS = {"portfolio", "all", "mine", "me"}
 MONEY = {"amount", "annual_value"}
 FILTER_KEYS = {"owner", "kam", "team", "tier", "region", "industry", "quadrant", "risk_band"}
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-def parse_date(text: str | None, option: str = "--as-of") -> date | None:
-    """An option's ISO date, or exit 2 naming the option."""
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise fail(f"{option} {text!r} is not a date; use YYYY-MM-DD", 2) from None
-
-
-@contextmanager
-def caller(as_user: str) -> Iterator[tuple[Any, CallerContext]]:
-    """The session factory and the caller context for `--as-user`, or a one-line error."""
-    from bot.cli import get_settings  # bot.cli registers these commands; import when run
-    from bot.services import build_services
-
-    services = build_services(get_settings(), migrate=False)
-    try:
-        if not is_initialised(services.engine):
-            raise fail("the database is empty; run `kam demo-data` or `kam import` first")
-        with services.sessions() as session:
-            try:
-                scope = resolve_scope(session, user_id=as_user)
-            except UnknownUserError:
-                raise fail(
-                    f"unknown user {as_user!r} for --as-user; give a user_id from users.csv"
-                ) from None
-        yield services.sessions, CallerContext(scope=scope)
-    finally:
-        services.close()
-
-
-def checked(result: dict[str, Any]) -> dict[str, Any]:
-    """A tool result, or exit 1 with its error (candidates listed when ambiguous)."""
-    if result.get("error") == "ambiguous":
-        names = ", ".join(f"{c['name']} ({c['account_id']})" for c in result["candidates"])
-        raise fail(f"several of your accounts match; name one of: {names}")
-    if "error" in result:
-        raise fail(result["message"])
-    return result
-
-
-def run(as_user: str, as_of: str | None, view: Callable) -> dict[str, Any]:
-    with caller(as_user) as (sessions, context):
-        return checked(run_view(sessions, context, parse_date(as_of), view))
-
-
-def _emit_json(payload: dict[str, Any]) -> None:
-    console.print_json(json.dumps(payload, ensure_ascii=False))
 
 
 def _fmt(value: Any, unit: str | None = None) -> str:
@@ -135,11 +64,12 @@ def account(
     """Summary of one account: KPIs with last year's value, risks, renewals, tickets."""
     data = run(as_user, as_of, lambda e: views.summary_view(e, name))
     if as_json:
-        return _emit_json(data)
+        return emit_json(data)
     acct = data["account"]
-    console.print(f"[bold]{acct['name']}[/bold] ({acct['account_id']}) - owner "
-                  f"{acct['owner']['name']}, tier {acct['tier']}, {acct['industry']}, "
-                  f"{acct['region']}; period {data['period']['start']}..{data['period']['end']}")
+    console.print(Text.assemble(
+        (acct["name"], "bold"), f" ({acct['account_id']}) - owner {acct['owner']['name']}, "
+        f"tier {acct['tier']}, {acct['industry']}, {acct['region']}; "
+        f"period {data['period']['start']}..{data['period']['end']}"))
     table = Table("KPI", "value", "unit", "prior year", "change", title="KPIs")
     for kpi, item in data["kpis"].items():
         table.add_row(kpi, _fmt(item["value"], item["unit"]), item["unit"],
@@ -147,7 +77,8 @@ def account(
     console.print(table)
     churn = data["kpis"]["churn_risk"]
     for sign in churn.get("inputs", {}).get("signs_fired", []):
-        console.print(f"  [yellow]risk sign[/yellow] {sign['sign']} (+{sign['points']})")
+        fired = f"{sign['sign']} (+{sign['points']})"
+        console.print(Text.assemble(("  risk sign ", "yellow"), fired))
     _list_table("Open opportunities", data["open_opportunities"],
                 ("opportunity_id", "kind", "product", "amount", "expected_close"))
     _list_table("Contracts ending within a year", data["contracts_ending"],
@@ -191,12 +122,12 @@ def kpi(
             return views.kpi_view(e, kpi_name, target)
     data = run(as_user, as_of, view)
     if as_json:
-        return _emit_json(data)
+        return emit_json(data)
     subject = data.get("account", {}).get("name") or json.dumps(data.get("portfolio"))
     unit = "" if data["unit"] == "%" else f" {data['unit']}"
-    console.print(f"[bold]{kpi_name}[/bold] for {subject}: "
-                  f"[bold]{_fmt(data['value'], data['unit'])}[/bold]{unit}"
-                  + (f"  ({data['note']})" if data.get("note") else ""))
+    note = f"  ({data['note']})" if data.get("note") else ""
+    console.print(Text.assemble((kpi_name, "bold"), f" for {subject}: ",
+                                (_fmt(data["value"], data["unit"]), "bold"), unit + note))
     console.print(f"definition: {data['definition']}")
     if "period" in data:
         console.print(f"period: {data['period']['start']}..{data['period']['end']}")
@@ -227,10 +158,10 @@ def portfolio(
         order = "lowest" if lowest else "highest"
         data = run(as_user, as_of, _portfolio(
             lambda e, p: views.rank_view(e, by, p, n, order), filters))
-        return _emit_json(data) if as_json else _ranking_table(data)
+        return emit_json(data) if as_json else _ranking_table(data)
     data = run(as_user, as_of, _portfolio(lambda e, p: _rollup(e, p), filters))
     if as_json:
-        return _emit_json(data)
+        return emit_json(data)
     groups = [*data["groups"], {"label": "total", **data["total"]}]
     table = Table("KPI", *(f"{g['label']} ({g['accounts']})" for g in groups),
                   title=f"Portfolio {data['period']['start']}..{data['period']['end']} "
@@ -282,7 +213,7 @@ def risks(
     data = run(as_user, as_of, _portfolio(
         lambda e, p: views.at_risk_view(e, p, n, min_band), {}))
     if as_json:
-        return _emit_json(data)
+        return emit_json(data)
     table = Table("#", "account", "owner", "risk", "band", "signs",
                   title=f"Churn risk as of {data['as_of']}")
     for item in data["items"]:
@@ -301,22 +232,13 @@ def renewals(
     """Contracts ending within --days, with value, renewal opportunity and risk band."""
     data = run(as_user, as_of, _portfolio(lambda e, p: views.renewals_view(e, p, days), {}))
     if as_json:
-        return _emit_json(data)
+        return emit_json(data)
     table = Table("end date", "days", "account", "owner", "annual value", "renewal opp",
                   "risk", title=f"Renewals {data['window']['start']}..{data['window']['end']} "
                                 f"(total {_fmt(data['total_annual_value'], 'currency')})")
     for r in data["items"]:
         table.add_row(r["end_date"], str(r["days_left"]), f"{r['name']} ({r['account_id']})",
                       str(r["owner"]), _fmt(r["annual_value"], "currency"),
-                      "yes" if r["open_renewal_opportunity"] else "[red]no[/red]",
+                      "yes" if r["open_renewal_opportunity"] else Text("no", "red"),
                       f"{r['churn_risk']} {r['risk_band']}")
     console.print(table)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the account commands to the `kam` app."""
-    app.command("account")(account)
-    app.command("kpi")(kpi)
-    app.command("portfolio")(portfolio)
-    app.command("risks")(risks)
-    app.command("renewals")(renewals)

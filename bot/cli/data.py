@@ -6,30 +6,24 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from bot.services import build_services
+from bot.cli import common
+from bot.cli.common import console, err_console, warn
+from bot.factory import build_services
 from store.db import current_revision, make_engine, upgrade
 from store.demo import generate
 from store.importer import ImportFailed, ImportReport, import_paths
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
 db_app = typer.Typer(help="Create or upgrade the database schema.", no_args_is_help=True)
-
-
-def _settings():
-    from bot.cli import get_settings
-
-    return get_settings()
 
 
 @db_app.command("init")
 def db_init() -> None:
     """Create the database and every table (safe to run again)."""
-    settings = _settings()
+    settings = common.settings()
     engine = make_engine(settings.db_url)
     upgrade(engine)
     console.print(f"Database ready at {settings.database_url} (schema {current_revision(engine)}).")
@@ -38,7 +32,7 @@ def db_init() -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Apply pending schema migrations."""
-    settings = _settings()
+    settings = common.settings()
     engine = make_engine(settings.db_url)
     before = current_revision(engine)
     upgrade(engine, revision)
@@ -47,7 +41,7 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
 
 def run_import(paths: list[Path]) -> ImportReport:
     """Import CSV files with a progress bar; print every error and exit 1 if any."""
-    services = build_services(_settings())
+    services = build_services(common.settings())
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -67,11 +61,11 @@ def run_import(paths: list[Path]) -> ImportReport:
             report = import_paths(services.engine, paths, progress)
         except ImportFailed as exc:
             for warning in exc.warnings:
-                err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-            err_console.print(f"[red]import failed:[/red] {exc}", highlight=False)
+                warn(warning)
+            err_console.print(Text.assemble(("import failed: ", "bold red"), str(exc)))
             raise typer.Exit(1) from None
     for warning in report.warnings:
-        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        warn(warning)
     return report
 
 

@@ -4,7 +4,7 @@
   (slack_sdk only retries connection errors by default, so the handler is added here);
 - `chat.postMessage` is paced to one message per second per channel (Slack's limit);
 - messages go out with `link_names` and unfurls off: nothing the model wrote
-  becomes a ping or a link preview (the text itself is escaped by `bot.blocks`).
+  becomes a ping or a link preview (the text itself is escaped by `bot.slack.blocks`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
 )
 
-from bot.blocks import SlackMessage
+from bot.slack.blocks import SlackMessage
 
 log = logging.getLogger(__name__)
 

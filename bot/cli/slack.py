@@ -7,52 +7,41 @@ import signal
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from sqlalchemy import text
 
-from bot.answer_workers import AnswerWorkers
+from bot.cli import common
+from bot.cli.common import console, fail
 from bot.config import Settings
-from bot.digest import KpiPortfolio, compose_digests, post_digests
-from bot.services import Services, build_services
-from bot.slack_app import Answers, build_slack_app, shutdown_slack_app
-from bot.slack_client import SlackOut, build_web_client
-from bot.slack_server import EVENTS_PATH, HEALTH_PATH, SlackHttpServer
+from bot.factory import Services, build_services
+from bot.slack.app import Answers, build_slack_app, shutdown_slack_app
+from bot.slack.digest import compose_digests, post_digests
+from bot.slack.egress import SlackOut, build_web_client
+from bot.slack.server import EVENTS_PATH, HEALTH_PATH, SlackHttpServer
+from bot.slack.workers import AnswerWorkers
 from prompts import Prompts
 from store.db import is_initialised
+from tools.glance import KpiPortfolio
 
 log = logging.getLogger(__name__)
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
 SETUP = "see docs/slack-setup.md"
-
-
-def _settings() -> Settings:
-    from bot.cli import get_settings
-
-    return get_settings()
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 def _services(settings: Settings) -> Services:
     services = build_services(settings)
     if not is_initialised(services.engine):
-        raise _fail("the database has no data yet: run `kam demo-data` or `kam import` first", 1)
+        raise fail("the database has no data yet: run `kam demo-data` or `kam import` first", 1)
     return services
 
 
 def _check_credentials(settings: Settings, socket: bool) -> None:
     if settings.slack_bot_token is None:
-        raise _fail(f"SLACK_BOT_TOKEN is not set ({SETUP})")
+        raise fail(f"SLACK_BOT_TOKEN is not set ({SETUP})", 2)
     if socket:
         token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
         if not token.startswith("xapp-"):
-            raise _fail(f"Socket Mode needs SLACK_APP_TOKEN, an app-level token xapp-… ({SETUP})")
+            raise fail(f"Socket Mode needs SLACK_APP_TOKEN, an app-level token xapp-… ({SETUP})", 2)
     elif settings.slack_signing_secret is None:
-        raise _fail(f"SLACK_SIGNING_SECRET is not set ({SETUP})")
+        raise fail(f"SLACK_SIGNING_SECRET is not set ({SETUP})", 2)
 
 
 def _healthy(services: Services):
@@ -81,7 +70,7 @@ def serve_command(
     ] = False,
 ) -> None:
     """Run the Slack bot: Events API over HTTP, or Socket Mode with --socket."""
-    settings = _settings()
+    settings = common.settings()
     updates = {k: v for k, v in {"kam_slack_host": host, "kam_slack_port": port}.items() if v}
     settings = settings.model_copy(update=updates)
     _check_credentials(settings, socket)
@@ -149,9 +138,9 @@ def digest_command(
     Without --post, prints what would be sent. Run it from cron, e.g. Mondays at 08:00:
     `0 8 * * 1 cd /srv/kam && .venv/bin/kam digest --post`.
     """
-    settings = _settings()
+    settings = common.settings()
     if post and settings.slack_bot_token is None:
-        raise _fail(f"SLACK_BOT_TOKEN is not set ({SETUP})")
+        raise fail(f"SLACK_BOT_TOKEN is not set ({SETUP})", 2)
     services = _services(settings)
     try:
         portfolio = KpiPortfolio(services.sessions, as_of=settings.kam_as_of)
@@ -159,11 +148,11 @@ def digest_command(
         if only:
             digests = [d for d in digests if d.slack_user_id == only]
             if not digests:
-                raise _fail(f"no KAM or manager has the Slack user id {only}", 1)
+                raise fail(f"no KAM or manager has the Slack user id {only}", 1)
         if not post:
             prompts = Prompts()
             for digest in digests:
-                console.print(digest.text(prompts), highlight=False, markup=False)
+                console.print(digest.text(prompts))
                 console.print()
             console.print(f"{len(digests)} digest(s) composed; add --post to send them.")
             return
@@ -175,12 +164,6 @@ def digest_command(
         sent, failed = post_digests(SlackOut(client), digests)
         console.print(f"Sent {sent} digest(s).")
         if failed:
-            raise _fail(f"{len(failed)} not sent (see the log): {', '.join(failed)}", 1)
+            raise fail(f"{len(failed)} not sent (see the log): {', '.join(failed)}", 1)
     finally:
         services.close()
-
-
-def register(app: typer.Typer) -> None:
-    """Add `serve` and `digest` to the `kam` app."""
-    app.command("serve")(serve_command)
-    app.command("digest")(digest_command)

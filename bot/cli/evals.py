@@ -1,0 +1,87 @@
+"""`kam eval ...`: quality evals of the assistant (core questions) and of guidance retrieval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markdown import Markdown
+from rich.table import Table
+from rich.text import Text
+
+from bot.cli import common
+from bot.cli.ask import load_assistant
+from bot.cli.common import console, fail
+from bot.cli.knowledge import cells, open_index, sync
+from knowledge.eval import DEFAULT_QUESTIONS, EvalError, evaluate, load_questions
+from knowledge.index import SHIPPED_CORPUS_DIR
+
+eval_app = typer.Typer(help="Quality evals.", no_args_is_help=True)
+
+# The retrieval eval runs on its own collection holding only the shipped corpus, so user
+# documents neither change the figures nor get dropped from the main index.
+EVAL_COLLECTION = "kam-guidance-eval"
+
+
+@eval_app.command("core")
+def eval_core_command(
+    questions: Path = typer.Option(
+        Path("tests/eval/core_questions.yaml"), help="The core question list."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print every answer."),
+) -> None:
+    """Ask the core question list and print the pass rate of the configured model."""
+    from bot.agent.evaluation import run_core_eval
+
+    if not questions.is_file():
+        raise fail(f"no question list at {questions}", 2)
+    _, assistant = load_assistant()
+    report = run_core_eval(assistant, assistant.sessions, questions)
+    table = Table("case", "result", "ms", "tools", "problems")
+    for result in report.results:
+        table.add_row(
+            result.id,
+            "pass" if result.passed else Text("FAIL", "red"),
+            f"{result.ms:.0f}",
+            ", ".join(result.tools),
+            "; ".join(result.problems),
+        )
+        if verbose:
+            console.print(Markdown(result.answer))
+    console.print(table)
+    console.print(
+        f"model {report.model}: {report.passed}/{len(report.results)} passed "
+        f"({report.pass_rate:.0%})"
+    )
+    if report.passed != len(report.results):
+        raise typer.Exit(1)
+
+
+@eval_app.command("retrieval")
+def retrieval_command(
+    questions: Annotated[
+        Path, typer.Option("--questions", help="YAML list of {question, expected: [doc ids]}.")
+    ] = DEFAULT_QUESTIONS,
+) -> None:
+    """Measure retrieval on the shipped corpus: hit@1, hit@3 and MRR, and list the misses."""
+    try:
+        items = load_questions(questions)
+    except EvalError as exc:
+        raise fail(str(exc), 2) from None
+    settings = common.settings()
+    index = open_index(settings, collection=EVAL_COLLECTION)
+    sync(index, [SHIPPED_CORPUS_DIR], console)
+    result = evaluate(index, items)
+    console.print(
+        f"questions {result.count}  hit@1 {result.hit_at_1:.3f}  "
+        f"hit@3 {result.hit_at_3:.3f}  MRR {result.mrr:.3f}",
+        highlight=False,
+    )
+    if result.misses:
+        table = Table("question", "expected", "top 3 retrieved", title="Misses (not in top 3)")
+        for miss in result.misses:
+            table.add_row(
+                *cells(miss.question, ", ".join(miss.expected), ", ".join(miss.retrieved))
+            )
+        console.print(table)

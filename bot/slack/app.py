@@ -1,0 +1,187 @@
+"""The Slack app: `build_slack_app` wires Bolt's listeners to `Assistant.answer`.
+
+Slash commands and buttons are acknowledged by their ack function; the work runs in
+lazy listeners on a bounded pool of its own, so a busy assistant never delays an
+acknowledgement. The bot's own messages never reach a listener (Bolt's
+`ignoring_self_events`). Events are acknowledged by `ingress.AckEventsOnce`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import SecretStr
+from slack_bolt import App
+from slack_bolt.lazy_listener import ThreadLazyListenerRunner
+from slack_sdk import WebClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.assistant import Answer
+from bot.config import Settings
+from bot.slack.blocks import FEEDBACK_HELPFUL, FEEDBACK_NOT_HELPFUL, OPEN_SUMMARY
+from bot.slack.commands import ack_kam_command, run_kam_command
+from bot.slack.egress import ChannelPacer, SlackOut, build_web_client
+from bot.slack.feedback import FeedbackStore, store_feedback
+from bot.slack.home import open_summary, publish_home
+from bot.slack.ingress import (
+    AckEventsOnce,
+    ClaimedEvent,
+    EventLedger,
+    ack_now,
+    dispatch_claimed,
+    ignore,
+)
+from bot.slack.listeners import (
+    APOLOGY,
+    answer_direct_message,
+    answer_mention,
+    is_direct_message,
+    log_error,
+)
+from store.access import AccessScope, UnknownUserError
+from tools.glance import PortfolioGlance
+
+log = logging.getLogger(__name__)
+
+
+class PortfolioSource(Protocol):
+    def glance(self, scope: AccessScope) -> PortfolioGlance: ...
+
+
+class Answers(Protocol):
+    """What Slack needs of the assistant: `Assistant`, or `AnswerWorkers` in other processes."""
+
+    def resolve(self, *, slack_user_id: str) -> AccessScope: ...
+
+    def answer(self, user: AccessScope, text: str, thread_id: str) -> Answer: ...
+
+
+@dataclass
+class SlackBot:
+    """What the listeners need, built once by `build_slack_app` and passed to each of them."""
+
+    assistant: Answers
+    out: SlackOut
+    ledger: EventLedger
+    votes: FeedbackStore
+    forward: Callable[[ClaimedEvent], object]
+    portfolio: PortfolioSource | None = None
+
+    def resolve(self, slack_user_id: str) -> AccessScope:
+        """The caller's scope from their verified Slack user id; UnknownUserError if unknown."""
+        return self.assistant.resolve(slack_user_id=slack_user_id)
+
+    def ask(self, scope: AccessScope, question: str, thread_id: str) -> Answer:
+        """`Assistant.answer`, with any exception turned into one short apology."""
+        try:
+            return self.assistant.answer(scope, question, thread_id)
+        except Exception:
+            log.exception("the assistant failed on a question from %s", scope.user_id)
+            return Answer(APOLOGY, ok=False)
+
+    def name_of(self, slack_user_id: str) -> str | None:
+        try:
+            return self.resolve(slack_user_id).name
+        except UnknownUserError:
+            return None
+
+
+class WorkPools(ThreadLazyListenerRunner):
+    """Bolt's lazy-listener runner on a bounded pool of its own (acks never queue behind
+    answers), plus the pool that takes claimed events on to their listeners."""
+
+    def __init__(self, logger: logging.Logger, workers: int):
+        super().__init__(
+            logger=logger, executor=ThreadPoolExecutor(workers, thread_name_prefix="slack-work")
+        )
+        self.dispatcher = ThreadPoolExecutor(2, thread_name_prefix="slack-dispatch")
+
+    def dispatch(self, app: App, event: ClaimedEvent) -> None:
+        self.dispatcher.submit(dispatch_claimed, app, event)
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value else ""
+
+
+def _bind(function: Callable, bot: SlackBot) -> Callable:
+    """`function` with `bot` filled in; Bolt still sees (and injects) its other arguments."""
+    return functools.update_wrapper(functools.partial(function, bot=bot), function)
+
+
+def build_slack_app(
+    settings: Settings,
+    assistant: Answers,
+    sessions: sessionmaker[Session],
+    *,
+    portfolio: PortfolioSource | None = None,
+    client: WebClient | None = None,
+    pacer: ChannelPacer | None = None,
+    socket_mode: bool = False,
+    forward_events: Callable[[ClaimedEvent], object] | None = None,
+) -> App:
+    """The Bolt app for `settings`, answering with `assistant`.
+
+    `client` defaults to a WebClient on `settings.slack_api_url` with rate-limit retries.
+    Claimed events go on to their listeners in this process, or through `forward_events`
+    (`AnswerWorkers.forward`: to the worker processes, which run this same app).
+    Request verification is always on; Socket Mode requests are not signed (the
+    WebSocket is authenticated by the app token) and Bolt skips the check for them.
+    """
+    token = _secret(settings.slack_bot_token)
+    secret = _secret(settings.slack_signing_secret)
+    if not token:
+        raise ValueError("SLACK_BOT_TOKEN is not set: see docs/slack-setup.md")
+    if not secret and not socket_mode:
+        raise ValueError("SLACK_SIGNING_SECRET is not set: see docs/slack-setup.md")
+    client = client or build_web_client(
+        token, settings.slack_api_url, rate_limit_retries=settings.kam_slack_rate_limit_retries
+    )
+    app = App(
+        client=client,  # carries the token
+        signing_secret=secret or "socket-mode-requests-are-not-signed",
+        process_before_response=False,
+        request_verification_enabled=True,
+        ignoring_self_events_enabled=True,
+        listener_executor=ThreadPoolExecutor(32, thread_name_prefix="slack-ack"),
+    )
+    pools = WorkPools(app.logger, settings.kam_slack_workers)
+    app.listener_runner.lazy_listener_runner = pools
+    bot = SlackBot(
+        assistant=assistant,
+        out=SlackOut(client, pacer),
+        ledger=EventLedger(sessions.kw["bind"], ttl_s=settings.kam_slack_event_ttl_s),
+        votes=FeedbackStore(sessions),
+        forward=forward_events or functools.partial(pools.dispatch, app),
+        portfolio=portfolio,
+    )
+    app.use(AckEventsOnce(bot))
+    app.event("app_mention")(ack=ack_now, lazy=[_bind(answer_mention, bot)])
+    app.event("message", matchers=[is_direct_message])(
+        ack=ack_now, lazy=[_bind(answer_direct_message, bot)]
+    )
+    app.event("message")(ignore)
+    app.event("app_home_opened")(ack=ack_now, lazy=[_bind(publish_home, bot)])
+    app.command("/kam")(ack=ack_kam_command, lazy=[_bind(run_kam_command, bot)])
+    for action_id in (FEEDBACK_HELPFUL, FEEDBACK_NOT_HELPFUL):
+        app.action(action_id)(ack=ack_now, lazy=[_bind(store_feedback, bot)])
+    app.action(re.compile(f"^{OPEN_SUMMARY}"))(ack=ack_now, lazy=[_bind(open_summary, bot)])
+    app.error(log_error)
+    return app
+
+
+def shutdown_slack_app(app: App, *, wait: bool = True) -> None:
+    """Stop taking work; with `wait`, finish the answers already under way (for a clean exit)."""
+    runner = app.listener_runner
+    work = runner.lazy_listener_runner
+    # In the order work flows: claimed events, then acks, then the answers they started.
+    dispatcher = work.dispatcher if isinstance(work, WorkPools) else None
+    for executor in (dispatcher, runner.listener_executor, work.executor):
+        if executor is not None:
+            executor.shutdown(wait=wait, cancel_futures=not wait)

@@ -1,0 +1,191 @@
+"""`/kam`: its grammar (`parse_command`), the ack (help, usage errors, a placeholder) and the
+work: answers only the caller sees, or with `--share` posted in the channel's thread."""
+
+from __future__ import annotations
+
+import shlex
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.blocks import FeedbackRef, SlackMessage, escape, notice, render_answer, section
+from bot.slack.blocks import context as context_block
+from bot.slack.listeners import (
+    REFUSAL,
+    answer_in_thread,
+    placeholder_for,
+    question_text,
+    thread_id,
+)
+from store.access import UnknownUserError
+
+if TYPE_CHECKING:
+    from bot.slack.app import SlackBot
+
+NOT_IN_CHANNEL = (
+    "I can't post in this channel. Invite me with `/invite @KAM Assistant`, "
+    "or run the command without --share to see the answer just for you."
+)
+# A response_url takes at most five messages; keep one for the charts note.
+MAX_EPHEMERAL_MESSAGES = 4
+
+
+@dataclass(frozen=True)
+class KamCommand:
+    name: str
+    argument: str = ""
+    share: bool = False
+
+
+class CommandError(ValueError):
+    """The /kam text could not be understood; the message says how to fix it."""
+
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "summary": ("ACCOUNT", "KPIs, trend and risks of one account"),
+    "qbr": ("ACCOUNT", "prep notes for a QBR with the account"),
+    "plan": ("ACCOUNT", "draft an account plan (saved as a new version)"),
+    "risks": ("", "your accounts at risk of churn, with the warning signs"),
+    "renewals": ("[DAYS]", "contracts ending in the next DAYS days (default 90)"),
+    "portfolio": ("[@user|team]", "a portfolio roll-up: yours, a colleague's or a team's"),
+    "ask": ("QUESTION", "any question, as in a message to me"),
+    "help": ("", "this list"),
+}
+
+
+def parse_command(text: str) -> KamCommand:
+    """`/kam` text as a command; `--share` anywhere posts the answer to the channel."""
+    try:
+        words = shlex.split(text or "")
+    except ValueError:
+        words = (text or "").split()
+    share = "--share" in words
+    words = [w for w in words if w != "--share"]
+    if not words:
+        return KamCommand("help", share=share)
+    name, argument = words[0].lower(), " ".join(words[1:]).strip()
+    if name not in COMMANDS:
+        raise CommandError(f"Unknown command “{name}”.")
+    placeholder = COMMANDS[name][0]
+    if placeholder in ("ACCOUNT", "QUESTION") and not argument:
+        raise CommandError(
+            f"`/kam {name}` needs {placeholder.lower()}: `/kam {name} {placeholder}`."
+        )
+    if name == "renewals" and argument and not (argument.isdigit() and 1 <= int(argument) <= 730):
+        raise CommandError(
+            "`/kam renewals` takes a number of days from 1 to 730, e.g. `/kam renewals 60`."
+        )
+    return KamCommand(name, argument, share)
+
+
+def command_question(command: KamCommand, name_of: Callable[[str], str | None]) -> tuple[str, str]:
+    """The question a command stands for, and the title of its answer."""
+    arg = command.argument
+    if command.name == "summary":
+        return f"Summarise the account {arg}", f"{arg}: account summary"
+    if command.name == "qbr":
+        return f"Prep notes for my QBR with {arg}", f"{arg}: QBR prep notes"
+    if command.name == "plan":
+        return f"Draft an account plan for {arg}", f"{arg}: account plan (draft)"
+    if command.name == "risks":
+        return "Which of my accounts are at risk of churn?", "Accounts at risk"
+    if command.name == "renewals":
+        days = int(arg or 90)
+        return (f"Which renewals are due in the next {days} days?",
+                f"Renewals in the next {days} days")
+    if command.name == "portfolio":
+        if not arg:
+            return "Summarise my portfolio", "Portfolio"
+        who = question_text(arg, None, name_of)
+        if arg.startswith("<@"):
+            return f"Summarise the portfolio of {who}", f"Portfolio of {who}"
+        return f"Summarise the portfolio of team {who}", f"Portfolio of team {who}"
+    return question_text(arg, None, name_of), ""
+
+
+def help_message(prefix: str = "") -> SlackMessage:
+    lines = [f"`/kam {name} {args}`".replace(" `", "`") + f": {what}"
+             for name, (args, what) in COMMANDS.items()]
+    body = (
+        (f"{escape(prefix)}\n\n" if prefix else "")
+        + "*What I can do*\n"
+        + "\n".join(f"• {line}" for line in lines)
+        + "\nAdd `--share` to post the answer in the channel; otherwise only you see it."
+        + "\nYou can also mention me in a channel or write to me directly; "
+        "reply in my thread (mentioning me in channels) to follow up."
+    )
+    return SlackMessage("KAM Assistant help", [section(body)])
+
+
+def ack_kam_command(ack, command) -> None:
+    """Acknowledge `/kam` with help, a usage error, or the placeholder (only the caller sees it)."""
+    try:
+        parsed = parse_command(command.get("text", ""))
+    except CommandError as error:
+        ack(**help_message(str(error)).as_kwargs())
+        return
+    if parsed.name == "help":
+        ack(**help_message().as_kwargs())
+    elif parsed.share:
+        ack()
+    else:
+        ack(**notice(placeholder_for(parsed.argument or parsed.name)).as_kwargs())
+
+
+def run_kam_command(command, context, respond, *, bot: SlackBot) -> None:
+    """The work of `/kam`: shared answers go to the channel, others only to the caller."""
+    try:
+        parsed = parse_command(command.get("text", ""))
+    except CommandError:
+        return
+    if parsed.name == "help":
+        return
+    user = command["user_id"]
+    try:
+        scope = bot.resolve(user)
+    except UnknownUserError:
+        respond(response_type="ephemeral", replace_original=False,
+                **notice(REFUSAL.format(slack_user_id=user)).as_kwargs())
+        return
+    question, title = command_question(parsed, bot.name_of)
+    question_id = f"command:{command.get('trigger_id') or uuid.uuid4().hex}"
+    if not parsed.share:
+        _private_answer(bot, scope, command, respond, question, title, question_id)
+        return
+    try:
+        answer_in_thread(
+            bot,
+            team_id=context.team_id,
+            channel=command["channel_id"],
+            slack_user_id=user,
+            question=question,
+            question_id=question_id,
+            thread_ts=None,
+            placeholder=placeholder_for(parsed.argument or parsed.name),
+            title=title or None,
+        )
+    except SlackApiError as error:
+        if error.response.get("error") not in ("not_in_channel", "channel_not_found"):
+            raise
+        respond(response_type="ephemeral", replace_original=False, text=NOT_IN_CHANNEL)
+
+
+def _private_answer(bot, scope, command, respond, question, title, question_id) -> None:
+    thread = thread_id(command.get("team_id"), command["channel_id"], question_id)
+    answer = bot.ask(scope, question, thread)
+    ref = FeedbackRef(question_id=question_id, answer_id=f"ephemeral:{uuid.uuid4().hex}")
+    messages = render_answer(answer, title=title or None, feedback=ref)
+    for message in messages[:MAX_EPHEMERAL_MESSAGES]:
+        respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
+    notes = []
+    if len(messages) > MAX_EPHEMERAL_MESSAGES:
+        notes.append("The answer is longer than I can show here")
+    if answer.ok and answer.charts:
+        notes.append(f"{len(answer.charts)} chart(s) are not shown")
+    if notes:
+        text = "; ".join(notes) + ": add `--share` to post it all in the channel."
+        respond(response_type="ephemeral", replace_original=False,
+                text=text, blocks=[context_block(text)])
