@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -17,13 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.agent.graph import AnswerTimeout
 from bot.agent.models import describe_model_error
-from store.access import AccessScope, UnknownUserError, resolve_scope
+from knowledge.index import CITATION
+from store.access import AccessScope, UnknownUserError, resolve_caller
 from tools.context import CallerContext
 from tools.payload import loads
 
 log = logging.getLogger(__name__)
 
-CITATION = re.compile(r"\[([^\[\]]+ › [^\[\]]+)\]")
 UNKNOWN_USER = (
     "Sorry, I don't know you yet, so I can't show any account data. "
     "Ask your KAM Assistant admin to add your Slack user id to the users list."
@@ -83,8 +82,7 @@ class Assistant:
         self, *, user_id: str | None = None, slack_user_id: str | None = None
     ) -> AccessScope:
         """The caller's access scope; raises UnknownUserError for strangers."""
-        with self.sessions() as session:
-            return resolve_scope(session, user_id=user_id, slack_user_id=slack_user_id)
+        return resolve_caller(self.sessions, user_id=user_id, slack_user_id=slack_user_id)
 
     def answer(self, user: str | AccessScope, text: str, thread_id: str) -> Answer:
         """Answer `text` for `user` (a user id or a resolved scope) within thread `thread_id`."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -105,27 +106,17 @@ class Settings(BaseSettings):
         return self.kam_data_dir / "corpus"
 
 
-def _unknown_own_variables(environ: dict[str, str]) -> list[str]:
+def _unknown_own_variables(names: set[str]) -> list[str]:
     known = {name.upper() for name in Settings.model_fields}
     return sorted(
-        key for key in environ if key.upper().startswith(OWN_PREFIXES) and key.upper() not in known
+        key for key in names if key.upper().startswith(OWN_PREFIXES) and key.upper() not in known
     )
 
 
-def _dotenv_keys(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        return {}
-    keys = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            keys[line.split("=", 1)[0].removeprefix("export ").strip()] = ""
-    return keys
-
-
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read settings; raise SettingsError with one clear line when something is wrong."""
-    unknown = _unknown_own_variables({**_dotenv_keys(Path(".env")), **os.environ})
+    # `.env` read as pydantic-settings reads it (with python-dotenv), for its names only.
+    unknown = _unknown_own_variables({*dotenv_values(".env", encoding="utf-8"), *os.environ})
     if unknown:
         raise SettingsError(
             f"Unknown setting {unknown[0]}: check the spelling (see README, 'Configuration')."

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
+from langchain.agents.middleware import AgentMiddleware
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -75,7 +77,7 @@ def build_assistant(
         embedder, prompts, Directory(services.sessions), cache_dir=settings.kam_data_dir / "cache"
     )
     offline = OfflineChatModel(brain=brain)
-    middleware = []
+    middleware: list[AgentMiddleware[Any, Any]] = []
     if settings.kam_llm == "openai":
         model = build_openai_model(settings)
         model_name = f"openai:{settings.kam_model}"

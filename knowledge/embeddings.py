@@ -89,7 +89,10 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        return int(self._model.get_embedding_dimension())
+        dimension = self._model.get_embedding_dimension()
+        # sentence-transformers says None only for a model without a fixed output size.
+        assert dimension is not None, "the embedding model has no fixed dimension"
+        return dimension
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed texts; returns one normalized 384-dimensional vector per text."""

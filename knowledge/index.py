@@ -4,10 +4,11 @@ meaning with local embeddings."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +40,11 @@ class IndexSettings(Protocol):
     def chroma_dir(self) -> Path: ...
     @property
     def user_corpus_dir(self) -> Path: ...
+
+
+# A citation in an answer as `Hit.citation` writes it, "[Title › Section]"; group 1 is the text
+# inside the brackets. (A "[Title]" citation, of a document without sections, does not match.)
+CITATION = re.compile(r"\[([^\[\]]+ › [^\[\]]+)\]")
 
 
 @dataclass(frozen=True)
@@ -211,11 +217,13 @@ class GuidanceIndex:
             progress(0, total)
         for start in range(0, total, _EMBED_BATCH):
             batch = chunks[start : start + _EMBED_BATCH]
+            # Chroma annotates these as invariant `List`s of its widest element types, so mypy
+            # rejects our list[list[float]] and str-list metadata, which Chroma accepts at run time.
             self._collection.add(
                 ids=[c.chunk_id for c in batch],
-                embeddings=self.embedder.embed([c.embedding_text for c in batch]),
+                embeddings=self.embedder.embed([c.embedding_text for c in batch]),  # type: ignore[arg-type]
                 documents=[c.text for c in batch],
-                metadatas=[c.metadata() for c in batch],
+                metadatas=[c.metadata() for c in batch],  # type: ignore[misc]
             )
             if progress:
                 progress(start + len(batch), total)
@@ -267,18 +275,17 @@ class GuidanceIndex:
         if topics is not None and not topics:
             return []
         result = self._collection.query(
-            query_embeddings=self.embedder.embed([query]),
+            query_embeddings=self.embedder.embed([query]),  # type: ignore[arg-type]  # see _add
             n_results=min(k, total),
             where=_topic_where(topics),
             include=["documents", "metadatas", "distances"],
         )
-        rows = zip(
-            result["ids"][0],
-            result["documents"][0],
-            result["metadatas"][0],
-            result["distances"][0],
-            strict=True,
+        documents, metadatas, distances = (
+            result["documents"], result["metadatas"], result["distances"]
         )
+        # Chroma returns every field named in `include`.
+        assert documents is not None and metadatas is not None and distances is not None
+        rows = zip(result["ids"][0], documents[0], metadatas[0], distances[0], strict=True)
         return [_hit(cid, text, meta or {}, distance) for cid, text, meta, distance in rows]
 
     def _resolve_topic(self, topic: str | None) -> list[str] | None:
@@ -299,7 +306,7 @@ class GuidanceIndex:
             return self._meta_cache[1]
 
 
-def _hit(chunk_id: str, text: str, meta: dict[str, Any], distance: float) -> Hit:
+def _hit(chunk_id: str, text: str, meta: Mapping[str, Any], distance: float) -> Hit:
     return Hit(
         chunk_id=chunk_id,
         doc_id=str(meta.get("doc_id", "")),

@@ -176,10 +176,10 @@ def parse_markdown(text: str, path: Path) -> Document:
     if meta is None:
         title = _first_heading(body) or _title_from_stem(path)
         return Document(path.stem, title, path, split_markdown_sections(body, title))
-    title = meta.get("title")
-    if not isinstance(title, str) or not title.strip():
+    given = meta.get("title")
+    if not isinstance(given, str) or not given.strip():
         raise FrontMatterError(f"{path.name}: front matter needs a 'title' (a non-empty string)")
-    title = title.strip()
+    title = given.strip()
     return Document(
         doc_id=path.stem,
         title=title,

@@ -16,7 +16,7 @@ def money(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
 
 
-def fmt(value: object, unit: str | None = None) -> str:
+def fmt(value: float | str | None, unit: str | None = None) -> str:
     """A KPI value in the unit a tool gave it ('currency', '%', 'NPS -100..100', ...)."""
     if value is None:
         return "n/a"

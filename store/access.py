@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import Account, User
 
@@ -49,7 +49,7 @@ class AccessScope:
             )
         return Account.owner_user_id == self.user_id
 
-    def visible_account_ids(self) -> Select[tuple[str]]:
+    def visible_account_ids(self) -> Select[str]:
         """A subquery of the account ids in scope, for `X.account_id.in_(...)`."""
         return select(Account.account_id).where(self.account_clause())
 
@@ -81,3 +81,11 @@ def resolve_scope(
     if user is None:
         raise UnknownUserError(f"unknown user {user_id or slack_user_id}")
     return AccessScope(user_id=user.user_id, name=user.name, role=user.role, team=user.team)
+
+
+def resolve_caller(
+    sessions: sessionmaker[Session], *, user_id: str | None = None, slack_user_id: str | None = None
+) -> AccessScope:
+    """`resolve_scope` in a session of its own (for a caller arriving from Slack or the CLI)."""
+    with sessions() as session:
+        return resolve_scope(session, user_id=user_id, slack_user_id=slack_user_id)

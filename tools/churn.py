@@ -243,11 +243,11 @@ def churn_details(ctx: Ctx, account_ids: Iterable[str]) -> dict[str, dict[str, l
         Contact.account_id.in_(ids), Contact.status == "left",
         Contact.buying_role.in_(cfg.key_roles),
     ).order_by(Contact.contact_id)
-    for c in ctx.session.execute(left).scalars():
-        if (c.account_id, c.buying_role) not in active_roles:
-            out[c.account_id].setdefault("key_contact_left", []).append({
-                "contact_id": c.contact_id, "name": c.name, "title": c.title,
-                "buying_role": c.buying_role})
+    for contact in ctx.session.execute(left).scalars():
+        if (contact.account_id, contact.buying_role) not in active_roles:
+            out[contact.account_id].setdefault("key_contact_left", []).append({
+                "contact_id": contact.contact_id, "name": contact.name, "title": contact.title,
+                "buying_role": contact.buying_role})
     return out
 
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from langchain.tools import BaseTool, ToolRuntime, tool
 from pydantic import Field
-from sqlalchemy import Select, func, or_, select, union
+from sqlalchemy import CompoundSelect, Select, func, or_, select, union
 from sqlalchemy.orm import Session, sessionmaker
 
 from prompts import Prompts
@@ -42,6 +42,7 @@ from tools.kpis import KpiEngine
 from tools.payload import dumps, pct
 from tools.periods import ONE_DAY, Period, current_period, month_split, quarter, quarter_label
 from tools.plans import save_plan
+from tools.selection import AccountNotFound
 
 Kind = Literal["account_plan", "qbr_agenda", "qbr_prep_note"]
 
@@ -130,6 +131,8 @@ def white_space(engine: KpiEngine, account_id: str, bought: Sequence[str]) -> di
     result is an aggregate share and never names them; below MIN_SIMILAR_ACCOUNTS buying
     accounts no share is given."""
     account = engine.session.get(Account, account_id)
+    if account is None:
+        raise AccountNotFound()
     period = current_period(engine.as_of)
     similar = [column == value for column, value in ((Account.industry, account.industry),
                                                      (Account.tier, account.tier)) if value]
@@ -141,7 +144,7 @@ def white_space(engine: KpiEngine, account_id: str, bought: Sequence[str]) -> di
     pairs = _lines_bought(peers, period).subquery()
     session = engine.session
     buyers = session.execute(select(func.count(func.distinct(pairs.c.account_id)))).scalar_one()
-    by_line = dict(session.execute(
+    by_line: dict[str, int] = dict(session.execute(
         select(pairs.c.product_line, func.count(func.distinct(pairs.c.account_id)))
         .group_by(pairs.c.product_line)).all())
     out["similar_accounts"] = buyers
@@ -155,11 +158,13 @@ def white_space(engine: KpiEngine, account_id: str, bought: Sequence[str]) -> di
     return out
 
 
-def _lines_bought(accounts: Select, period: Period) -> Select:
+def _lines_bought(
+    accounts: Select[str], period: Period
+) -> Select[str, str] | CompoundSelect[str, str]:
     """Distinct (account_id, product_line) bought in `period` by `accounts`: whole months from
     order_monthly, the partial months at the edges from order lines."""
     split = month_split(period)
-    parts = []
+    parts: list[Select[str, str]] = []
     if split.first_month is not None:
         parts.append(select(OrderMonthly.account_id, OrderMonthly.product_line).where(
             OrderMonthly.account_id.in_(accounts),

@@ -270,7 +270,7 @@ def tier_retention(ctx: Ctx) -> dict[str | None, tuple[int, int]]:
 
 def _retention_rate(ctx: Ctx, tier: str | None) -> tuple[float | None, dict]:
     override = ctx.config.clv.retention_override
-    if tier in override:
+    if tier is not None and tier in override:
         return override[tier], {"retention_source": "configured"}
     counts = tier_retention(ctx)
     retained, base = counts.get(tier, (0, 0))

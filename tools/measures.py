@@ -11,13 +11,17 @@ from `orders`, so they are exact for any `as_of`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from datetime import date
+from functools import reduce
+from operator import add
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Date,
     Float,
     Select,
+    SQLColumnExpression,
     and_,
     case,
     cast,
@@ -44,9 +48,10 @@ from tools.periods import Period, month_plan
 
 ACCOUNT = Account.account_id
 OrderColumn = Literal["revenue", "cost"]
+Number = TypeVar("Number", int, float)
 
 
-def _zero(expr: ColumnElement) -> ColumnElement[int]:
+def _zero(expr: ColumnElement[Number]) -> ColumnElement[Number]:
     return func.coalesce(expr, 0)
 
 
@@ -64,24 +69,24 @@ def order_sum(column: OrderColumn, period: Period) -> ColumnElement[int]:
             .scalar_subquery()
         )
 
-    total: ColumnElement[int] | None = None
+    parts: list[ColumnElement[int]] = []
     if plan.first_month is not None:
-        total = _zero(
+        parts.append(_zero(
             select(func.sum(monthly))
             .where(
                 AccountMonthly.account_id == ACCOUNT,
                 AccountMonthly.month.between(plan.first_month, plan.last_month),
             )
             .scalar_subquery()
-        )
-    for days in plan.add:
-        total = from_lines(days) if total is None else total + from_lines(days)
+        ))
+    parts += [from_lines(days) for days in plan.add]
+    total = reduce(add, parts)  # a period has whole months or edges, so `parts` is never empty
     for days in plan.subtract:
         total = total - from_lines(days)
     return total
 
 
-def _day_number(value: ColumnElement, dialect: str) -> ColumnElement:
+def _day_number(value: SQLColumnExpression[date], dialect: str) -> ColumnElement[Any]:
     if dialect == "sqlite":
         return func.julianday(value)
     return value - literal("1970-01-01").cast(Date)
@@ -145,7 +150,9 @@ def last_activity_on(on_or_before) -> ColumnElement:
     )
 
 
-def open_on(opened: ColumnElement, closed: ColumnElement, day) -> ColumnElement[bool]:
+def open_on(
+    opened: SQLColumnExpression[date], closed: SQLColumnExpression[date | None], day: date
+) -> ColumnElement[bool]:
     """Open on `day`: opened on or before it and not closed by it."""
     return and_(opened <= day, or_(closed.is_(None), closed > day))
 

@@ -3,7 +3,6 @@ the answer against facts computed from the KPI engine at run time (never pasted 
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -14,14 +13,13 @@ import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.assistant import Assistant
+from knowledge.index import CITATION
 from prompts import fmt, humanize
 from store.access import resolve_scope
 from tools import views
 from tools.kpis import KpiEngine
 from tools.periods import resolve_as_of, shift_years
-from tools.portfolio import Portfolio
-
-CITATION = re.compile(r"\[[^\[\]]+ › [^\[\]]+\]")
+from tools.portfolio import Order, Portfolio
 
 
 @dataclass
@@ -72,7 +70,7 @@ class Facts:
             view = views.kpi_view(self._engine(session, user, as_of_years), name, account)
             return fmt(view["value"], view["unit"])
 
-    def ranking(self, user: str, kpi: str, order: str, n: int) -> list[str]:
+    def ranking(self, user: str, kpi: str, order: Order, n: int) -> list[str]:
         with self.sessions() as session:
             view = views.rank_view(self._engine(session, user), kpi, Portfolio(), n, order)
             return [item["name"] for item in view["items"]]

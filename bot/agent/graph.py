@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from langchain.agents import create_agent
-from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import SystemMessage
 from langchain_core.tools import BaseTool
@@ -16,30 +18,37 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from prompts import Prompts
 from tools.context import CallerContext
 
+# The next middleware in the chain, down to the model call itself.
+ModelHandler = Callable[[ModelRequest[CallerContext]], ModelResponse]
+
 
 class AnswerTimeout(TimeoutError):
     """The answer ran past its time budget."""
 
 
-class Deadline(AgentMiddleware):
+class Deadline(AgentMiddleware[AgentState[Any], CallerContext]):
     """Stop before another model call once the caller's deadline has passed."""
 
-    def wrap_model_call(self, request: ModelRequest, handler) -> ModelResponse:
+    def wrap_model_call(
+        self, request: ModelRequest[CallerContext], handler: ModelHandler
+    ) -> ModelResponse:
         deadline = request.runtime.context.deadline
         if deadline is not None and time.monotonic() > deadline:
             raise AnswerTimeout("answer time budget used up")
         return handler(request)
 
 
-class CallerPrompt(AgentMiddleware):
+class CallerPrompt(AgentMiddleware[AgentState[Any], CallerContext]):
     """Render the system prompt for the caller (name, role, as-of date) on every model call."""
 
     def __init__(self, prompts: Prompts):
         super().__init__()
         self.prompts = prompts
 
-    def wrap_model_call(self, request: ModelRequest, handler) -> ModelResponse:
-        context: CallerContext = request.runtime.context
+    def wrap_model_call(
+        self, request: ModelRequest[CallerContext], handler: ModelHandler
+    ) -> ModelResponse:
+        context = request.runtime.context
         text = self.prompts.render(
             "system.md",
             user_name=context.scope.name,
@@ -62,7 +71,7 @@ def build_agent(
     tools: list[BaseTool],
     prompts: Prompts,
     checkpointer: SqliteSaver,
-    middleware: list[AgentMiddleware] = (),
+    middleware: Sequence[AgentMiddleware[Any, Any]] = (),
 ):
     """Compile the agent graph; the caller identity arrives per call as `context=`."""
     return create_agent(

@@ -6,6 +6,7 @@ import logging
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
 
 from bot.config import Settings
 
@@ -37,10 +38,9 @@ def build_openai_model(settings: Settings) -> BaseChatModel:
         raise ValueError(
             "KAM_LLM=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)"
         )
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
     return ChatOpenAI(
         model=settings.kam_model,
-        api_key=key,
+        api_key=settings.openai_api_key or SecretStr("unused"),
         base_url=settings.openai_base_url,
         timeout=settings.kam_llm_timeout_s,
         max_retries=settings.kam_llm_max_retries,

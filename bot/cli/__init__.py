@@ -6,7 +6,6 @@ bot.slack only what `kam serve` and `kam digest` run (in bot.cli.slack), nothing
 
 from __future__ import annotations
 
-import sys
 from importlib.metadata import version
 from typing import Annotated
 
@@ -73,4 +72,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -19,7 +19,7 @@ from bot.cli.common import AsJson, AsOf, AsUser, console, emit_json, fail, run
 from tools import views
 from tools.accounts import portfolio_from
 from tools.kpis import KPI_NAMES
-from tools.portfolio import Portfolio
+from tools.portfolio import GroupBy, Order, Portfolio
 
 MAIN_KPIS = ("revenue", "revenue_growth", "gross_margin", "profitability", "nrr", "grr",
              "nps", "csat", "churn_risk")
@@ -105,7 +105,7 @@ def kpi(
              "team:North, owner:u_kam_anna, tier:key, region:EMEA.")],
     kpi_name: Annotated[str, typer.Argument(metavar="KPI", help=", ".join(KPI_NAMES))],
     as_user: AsUser,
-    by: Annotated[str | None, typer.Option(
+    by: Annotated[GroupBy | None, typer.Option(
         "--by", help="Portfolio only: also per owner, team, tier, region or industry.")] = None,
     as_json: AsJson = False,
     as_of: AsOf = None,
@@ -155,7 +155,7 @@ def portfolio(
     if by:
         if by not in KPI_NAMES:
             raise fail(f"unknown KPI {by!r}; use one of: {', '.join(KPI_NAMES)}", 2)
-        order = "lowest" if lowest else "highest"
+        order: Order = "lowest" if lowest else "highest"
         data = run(as_user, as_of, _portfolio(
             lambda e, p: views.rank_view(e, by, p, n, order), filters))
         return emit_json(data) if as_json else _ranking_table(data)

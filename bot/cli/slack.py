@@ -9,11 +9,12 @@ from typing import Annotated
 import typer
 from sqlalchemy import text
 
+from bot.assistant import Assistant
 from bot.cli import common
 from bot.cli.common import console, fail
 from bot.config import Settings
 from bot.factory import Services, build_services
-from bot.slack.app import Answers, build_slack_app, shutdown_slack_app
+from bot.slack.app import build_slack_app, shutdown_slack_app
 from bot.slack.digest import compose_digests, post_digests
 from bot.slack.egress import SlackOut, build_web_client
 from bot.slack.server import EVENTS_PATH, HEALTH_PATH, SlackHttpServer
@@ -98,7 +99,7 @@ def serve_command(
         services.close()
 
 
-def _answers(settings: Settings, services: Services, socket: bool) -> Answers:
+def _answers(settings: Settings, services: Services, socket: bool) -> Assistant | AnswerWorkers:
     """The assistant, in worker processes (KAM_SLACK_ANSWER_PROCESSES) or in this one."""
     processes = settings.kam_slack_answer_processes
     console.print(f"Loading the assistant ({processes or 'no'} worker processes)…")

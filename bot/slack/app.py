@@ -182,6 +182,7 @@ def shutdown_slack_app(app: App, *, wait: bool = True) -> None:
     work = runner.lazy_listener_runner
     # In the order work flows: claimed events, then acks, then the answers they started.
     dispatcher = work.dispatcher if isinstance(work, WorkPools) else None
-    for executor in (dispatcher, runner.listener_executor, work.executor):
+    answers = work.executor if isinstance(work, ThreadLazyListenerRunner) else None
+    for executor in (dispatcher, runner.listener_executor, answers):
         if executor is not None:
             executor.shutdown(wait=wait, cancel_futures=not wait)

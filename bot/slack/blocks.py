@@ -201,7 +201,8 @@ def markdown_blocks(markdown: str, *, title: str | None = None) -> list[dict]:
             while end < len(lines) and FIELD_LINE.match(lines[end]):
                 end += 1
             for block in fields_blocks(
-                (m["bold"] or m["label"], m["value"]) for m in map(FIELD_LINE.match, lines[i:end])
+                (m["bold"] or m["label"], m["value"])
+                for m in filter(None, map(FIELD_LINE.match, lines[i:end]))
             ):
                 flow.add_block(block)
             i = end

@@ -56,7 +56,11 @@ def compose_digests(sessions: sessionmaker[Session], portfolio: KpiPortfolio) ->
             .where(User.role.in_(DIGEST_ROLES), User.slack_user_id.is_not(None))
             .order_by(User.role, User.user_id)
         ).all()
-        scopes = [(slack_id, resolve_scope(session, user_id=uid)) for uid, slack_id in users]
+        scopes = [
+            (slack_id, resolve_scope(session, user_id=uid))
+            for uid, slack_id in users
+            if slack_id is not None  # always, as the query asks; says so to the type checker
+        ]
     return [
         Digest(slack_id, scope.name, scope.role, portfolio.glance(scope))
         for slack_id, scope in scopes

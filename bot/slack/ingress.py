@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -143,7 +143,7 @@ class ClaimedEvent:
     """
 
     body: str | dict
-    headers: dict[str, list[str]]
+    headers: dict[str, str | Sequence[str]]  # as BoltRequest takes them
     mode: str = "http"
 
     @classmethod

@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
@@ -49,9 +49,10 @@ def build_asgi_app(app: App, healthy: Callable[[], bool], pool: ThreadPoolExecut
         if body is None:
             await _send(send, 413, "Payload Too Large", "text/plain")
             return
-        headers: dict[str, list[str]] = {}
+        headers: dict[str, str | Sequence[str]] = {}  # as BoltRequest takes them
         for key, value in scope["headers"]:
-            headers.setdefault(key.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+            name = key.decode("latin-1").lower()
+            headers[name] = [*headers.get(name, ()), value.decode("latin-1")]
         request = BoltRequest(
             body=body.decode("utf-8", errors="replace"),
             query=scope.get("query_string", b"").decode("latin-1"),

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.assistant import Answer, Assistant
 from bot.config import Settings
 from bot.slack.ingress import ClaimedEvent, dispatch_claimed
-from store.access import AccessScope, resolve_scope
+from store.access import AccessScope, resolve_caller
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,7 @@ class AnswerWorkers:
         self, *, user_id: str | None = None, slack_user_id: str | None = None
     ) -> AccessScope:
         """The caller's access scope (here, not in a worker); UnknownUserError for strangers."""
-        with self.sessions() as session:
-            return resolve_scope(session, user_id=user_id, slack_user_id=slack_user_id)
+        return resolve_caller(self.sessions, user_id=user_id, slack_user_id=slack_user_id)
 
     def answer(self, user: AccessScope, text: str, thread_id: str) -> Answer:
         try:

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from knowledge.index import CITATION
 from prompts import Prompts, fmt, humanize
 from store.access import resolve_scope
 from store.db import make_engine, make_session_factory
@@ -30,7 +31,6 @@ PREP_SECTIONS = ["Results vs last period", "Customer-defined KPIs", "Value deliv
                  "Open issues and tickets", "Opportunities", "Stakeholders and who should attend",
                  "Risks and questions to ask", "Suggested agenda", "Sources"]
 AGENDA_SECTIONS = ["Agenda", "Sources"]
-CITATION = re.compile(r"\[[^\[\]]+ › [^\[\]]+\]")
 AGENDA_ROW = re.compile(r"^\| (\d+)-(\d+) min \((\d+) min\) \| ([^|]+) \|", re.M)
 
 
@@ -288,7 +288,7 @@ def test_prep_note_writes_a_valid_png_revenue_chart(globex):
 @pytest.mark.parametrize("kind", ["account_plan", "qbr_agenda", "qbr_prep_note"])
 def test_citations_look_like_title_and_section_and_come_from_the_guidance_search(globex, kind):
     result = globex[kind]
-    in_text = set(CITATION.findall(result["markdown"]))
+    in_text = {m[0] for m in CITATION.finditer(result["markdown"])}
 
     assert result["citations"]
     assert all(CITATION.fullmatch(c) for c in result["citations"])
