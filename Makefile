@@ -30,8 +30,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# ruff, the layer contracts (import-linter, [tool.importlinter] in pyproject.toml) and mypy.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bot tools knowledge prompts store tests benchmarks
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 # Scale data set for benchmarks: 10,000 accounts, ~2,000,000 order lines.
 scale-data: $(STAMP)

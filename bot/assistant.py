@@ -53,6 +53,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     as_of: date | None = None
     ok: bool = True
+    intent: str | None = None  # what the offline model read the question as (None for others)
 
 
 class Assistant:
@@ -154,8 +155,12 @@ class Assistant:
         ]
         results = [loads(m.content) for m in turn if isinstance(m, ToolMessage)]
         as_of = next((r["as_of"] for r in results if isinstance(r, dict) and "as_of" in r), None)
+        understood = next((m.additional_kwargs["kam_request"] for m in turn
+                           if isinstance(m, AIMessage) and "kam_request" in m.additional_kwargs),
+                          None)
         return Answer(
             text=text,
+            intent=understood.get("intent") if isinstance(understood, dict) else None,
             citations=list(dict.fromkeys(CITATION.findall(text))),
             charts=[Path(p) for r in results if isinstance(r, dict) for p in r.get("charts", [])],
             tool_calls=calls,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,7 +40,16 @@ class Settings(BaseSettings):
     kam_as_of: date | None = Field(
         None, description="Date the KPIs are computed for; default: the latest order date."
     )
+    kam_fiscal_year_start: int = Field(
+        1, ge=1, le=12, description="Month the fiscal year starts in (1 = January)."
+    )
     kam_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    kam_max_amount: Decimal = Field(
+        Decimal("1000000000.00"),
+        gt=0,
+        decimal_places=2,
+        description="Largest amount of money `kam import` accepts in one row, in currency units.",
+    )
 
     # Language model
     kam_llm: Literal["offline", "openai"] = Field(

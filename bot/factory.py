@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.agent.graph import build_agent, open_checkpointer
 from bot.agent.models import TransientFallback, build_openai_model
-from bot.agent.offline.model import CallerScope, Directory, OfflineBrain, OfflineChatModel
+from bot.agent.offline.model import CallerScope, OfflineBrain, OfflineChatModel
 from bot.assistant import Assistant
 from bot.config import Settings
 from knowledge.embeddings import BackgroundEmbedder, TextEmbedder
@@ -74,7 +74,8 @@ def build_assistant(
         )
     tools = build_tools(services, index, prompts)
     brain = OfflineBrain(
-        embedder, prompts, Directory(services.sessions), cache_dir=settings.kam_data_dir / "cache"
+        services.sessions, prompts, cache_dir=settings.kam_data_dir / "cache",
+        as_of=settings.kam_as_of, fiscal_start=settings.kam_fiscal_year_start
     )
     offline = OfflineChatModel(brain=brain)
     middleware: list[AgentMiddleware[Any, Any]] = []

@@ -54,6 +54,64 @@ def person(contact: dict) -> str:
     )
 
 
+MONEY_INPUTS = {"revenue", "prior_revenue", "cost", "gross_margin", "cost_to_serve",
+                "profit_after_cost_to_serve", "wallet_estimate", "won_amount", "retained_revenue",
+                "current_revenue", "gross_margin_12m"}
+THIN_EVIDENCE = 3  # fewer survey responses than this: say the figure rests on little
+HIDDEN_INPUTS = {"signs_fired", "signs_not_fired", "kinds", "splits", "as_of", "subject", "band"}
+
+
+def _input_value(key: str, value: object) -> str | None:
+    """One input of a KPI's working, for people; None when there is nothing to show."""
+    if value is None or value == [] or value == {}:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict) and {"start", "end"} <= set(value):
+        return f"{value['start']} to {value['end']}"
+    if key in MONEY_INPUTS and isinstance(value, int | float):
+        return money(float(value))
+    if key.endswith("_pct") and isinstance(value, int | float):
+        return f"{value:.1f}%"
+    if isinstance(value, list):
+        parts = [_list_item(v) for v in value]
+        return ", ".join(p for p in parts if p) or None
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    if isinstance(value, dict):
+        return None
+    return str(value)
+
+
+def _list_item(item: object) -> str | None:
+    if isinstance(item, dict):
+        if "factor" in item:
+            return f"{humanize(str(item['factor'])).lower()} {item.get('score', 'unscored')}/5"
+        if "kpi_name" in item:
+            return (f"{item['kpi_name']} {item.get('actual')} vs target {item.get('target')} "
+                    f"({item.get('achievement_pct')}%)")
+        return None
+    return None if item is None else str(item)
+
+
+def working(inputs: dict, kpi: str = "") -> str:
+    """A KPI's inputs as one line for people: "Working: revenue 1,157,322; cost 613,932."."""
+    shown = []
+    for key, value in inputs.items():
+        if key in HIDDEN_INPUTS:
+            continue
+        text = _input_value(key, value)
+        if text is not None:
+            shown.append(f"{humanize(key).lower()} {text}")
+    line = f"Working: {'; '.join(shown)}." if shown else ""
+    responses = inputs.get("responses")
+    if isinstance(responses, int) and responses < THIN_EVIDENCE:
+        word = "response" if responses == 1 else "responses"
+        line += (f" Thin evidence: only {responses} survey {word} in the period."
+                 if responses else " No survey responses in the period.")
+    return line.strip()
+
+
 KPI_LABELS = {
     "nps": "NPS",
     "kam_nps": "KAM NPS",
@@ -92,7 +150,8 @@ class Prompts:
             autoescape=False,  # markdown for people; Slack escaping happens in bot/slack/blocks.py
         )
         self.env.filters.update(
-            money=money, fmt=fmt, humanize=humanize, gist=gist, person=person, kpi_label=kpi_label
+            money=money, fmt=fmt, humanize=humanize, gist=gist, person=person, kpi_label=kpi_label,
+            working=working,
         )
 
     def render(self, name: str, **values: object) -> str:

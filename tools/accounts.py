@@ -47,6 +47,14 @@ class PortfolioArgs(DatedArgs):
 
     owner: str | None = Field(None, max_length=100, description="KAM id or name")
     tier: Literal[TIERS] | None = None  # type: ignore[valid-type]
+    team: str | None = Field(None, max_length=100)
+    region: str | None = Field(None, max_length=100)
+    industry: str | None = Field(None, max_length=100)
+
+
+class PeriodArgs(PortfolioArgs):
+    start: date | None = Field(None, description="Period start; default 12 months to as_of")
+    end: date | None = None
 
 
 class FindArgs(ToolArgs):
@@ -58,21 +66,20 @@ class AccountArgs(DatedArgs):
     account: AccountRef
 
 
-class KpiArgs(PortfolioArgs):
+class KpiArgs(PeriodArgs):
     kpi: KpiName
     account: AccountRef | None = Field(None, description="Omit for the portfolio")
     group_by: Literal["owner", "team", "tier", "region", "industry"] | None = None
 
 
-class RankArgs(PortfolioArgs):
+class RankArgs(PeriodArgs):
     kpi: RankableKpi
     order: Literal["highest", "lowest"] = "highest"
     n: int = Field(10, ge=1, le=50)
-    team: str | None = Field(None, max_length=100)
-    region: str | None = Field(None, max_length=100)
-    industry: str | None = Field(None, max_length=100)
     quadrant: Literal[QUADRANTS] | None = None  # type: ignore[valid-type]
     risk_band: Literal[BANDS] | None = None  # type: ignore[valid-type]
+    min_value: float | None = Field(None, description="Only values >= this (KPI's unit)")
+    max_value: float | None = None
 
 
 class RiskArgs(PortfolioArgs):
@@ -196,22 +203,27 @@ def make_account_tools(
     @tool("get_kpi", args_schema=KpiArgs)
     def get_kpi(
         kpi: str, runtime: ToolRuntime[CallerContext], account: str | None = None,
-        group_by: str | None = None, as_of: date | None = None, **filters: Any,
+        group_by: str | None = None, as_of: date | None = None, start: date | None = None,
+        end: date | None = None, **filters: Any,
     ) -> str:
         """One KPI with its working, for one account or rolled up over the caller's
-        accounts (optionally grouped). E.g. "X's NPS", "NRR of my key accounts"."""
+        accounts (optionally grouped), for a period (vs the same dates a year earlier)."""
         return answer(runtime, as_of, lambda e: views.kpi_view(
-            e, kpi, account, None if account else pf(e, filters), group_by))
+            e, kpi, account, None if account else pf(e, filters), group_by,
+            views.period_context(e, start, end)))
 
     @tool("rank_accounts", args_schema=RankArgs)
     def rank_accounts(
         kpi: str, runtime: ToolRuntime[CallerContext], order: str = "highest", n: int = 10,
-        as_of: date | None = None, **filters: Any,
+        as_of: date | None = None, start: date | None = None, end: date | None = None,
+        min_value: float | None = None, max_value: float | None = None, **filters: Any,
     ) -> str:
-        """Top or bottom N of the caller's accounts by a KPI (e.g. highest revenue growth,
-        lowest profitability), with filters by owner, team, region, tier, industry,
-        quadrant or churn risk band. Accounts without a value are counted, not ranked."""
-        return answer(runtime, as_of, lambda e: views.rank_view(e, kpi, pf(e, filters), n, order))
+        """Top or bottom N of the caller's accounts by a KPI, optionally only those within
+        min_value..max_value, filtered by owner, team, region, tier, industry, quadrant or
+        risk band. Accounts without a value are counted, not ranked."""
+        return answer(runtime, as_of, lambda e: views.rank_view(
+            e, kpi, pf(e, filters), n, order, views.period_context(e, start, end),
+            (min_value, max_value)))
 
     @tool("at_risk_accounts", args_schema=RiskArgs)
     def at_risk_accounts(

@@ -173,16 +173,21 @@ def rank_accounts(
     n: int = 10,
     order: Order = "highest",
     min_band: str | None = None,
+    ctx: Ctx | None = None,
+    bounds: tuple[float | None, float | None] = (None, None),
 ) -> Ranking:
-    """The `n` accounts with the highest (or lowest) value of `kpi`; undefined values are
-    counted, not ranked. Churn rankings carry the evidence items of the shown accounts."""
+    """The `n` accounts with the highest (or lowest) value of `kpi`, within `bounds` (min,
+    max; either may be None); undefined values are counted, not ranked. Churn rankings
+    carry the evidence items of the shown accounts."""
     kpi_spec = spec(kpi)
     if kpi_spec.unit == "label":
         raise NotRankable(kpi)
-    ctx, rows = portfolio_rows(engine, [kpi], portfolio)
+    ctx, rows = portfolio_rows(engine, [kpi], portfolio, ctx)
     # Values for every account, the full result (with its working) for the shown ones only.
     values = [(row, kpi_spec.value_of(ctx, row)) for row in rows]
-    defined = [(row, v) for row, v in values if v is not None]
+    low, high = bounds
+    defined = [(row, v) for row, v in values if v is not None
+               and (low is None or v >= low) and (high is None or v <= high)]
     undefined = len(values) - len(defined)
     if min_band:
         if kpi != "churn_risk":
@@ -202,7 +207,7 @@ def rank_accounts(
         for i, (row, res) in enumerate(shown, start=1)
     ]
     period = shown[0][1].period if shown else None
-    below = len(values) - undefined - len(defined)
+    below = len(values) - undefined - len(defined) if min_band else 0
     return Ranking(kpi, order, ctx.as_of, period, portfolio.describe(), len(defined),
                    undefined, items, below)
 

@@ -8,15 +8,17 @@ tools/, and returns plain JSON types via `payload.jsonable`.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from store.models import Account
 from tools import account_data, payload
 from tools.churn import churn_details
 from tools.find import find_accounts, resolve_account
-from tools.kpi_types import KpiTrend
+from tools.kpi_types import Ctx, KpiTrend
 from tools.kpis import SPECS, KpiEngine, spec
 from tools.payload import TEXT_NOTE, UNITS_NOTE, jsonable, kpi_value
+from tools.periods import Period, shift_years
 from tools.portfolio import (
     DEFAULT_COMPARE,
     CompareKind,
@@ -32,6 +34,17 @@ from tools.portfolio import (
 from tools.selection import NOT_FOUND_MESSAGE, AccountFilter
 
 AMBIGUOUS_MESSAGE = "Several of your accounts match; ask which one is meant."
+
+
+def period_context(engine: KpiEngine, start: date | None, end: date | None) -> Ctx | None:
+    """The context for an explicit period (compared with the same dates a year earlier), or
+    None for the default: the 12 months ending on as-of against the 12 before."""
+    if start is None and end is None:
+        return None
+    end = min(end or engine.as_of, engine.as_of)
+    start = start or date(end.year, 1, 1)
+    current = Period(start, end)
+    return engine.context(current, Period(shift_years(start, -1), shift_years(end, -1)))
 
 
 def _account_id(engine: KpiEngine, ref: str) -> str:
@@ -66,23 +79,25 @@ def kpi_view(
     ref: str | None = None,
     portfolio: Portfolio | None = None,
     group_by: GroupBy | None = None,
+    ctx: Ctx | None = None,
 ) -> dict[str, Any]:
-    """One KPI for an account (when `ref` is given) or rolled up over a portfolio."""
+    """One KPI for an account (when `ref` is given) or rolled up over a portfolio, for the
+    period of `ctx` (default: the 12 months ending on as-of)."""
     kpi_spec = spec(kpi)
     head = {"kpi": kpi, "definition": kpi_spec.description, "as_of": engine.as_of.isoformat(),
             "units": UNITS_NOTE}
     if ref is not None:
         account_id = _account_id(engine, ref)
-        result = engine.account(account_id, [kpi])[kpi]
+        result = engine.account(account_id, [kpi], ctx)[kpi]
         name = engine.session.get(Account, account_id).name
         out = {**head, "account": {"account_id": account_id, "name": name},
                **payload.kpi(result)}
         if kpi == "churn_risk":
-            out["evidence_items"] = jsonable(churn_details(engine.context(), [account_id])[
+            out["evidence_items"] = jsonable(churn_details(ctx or engine.context(), [account_id])[
                 account_id])
             out["data_note"] = TEXT_NOTE
         return out
-    rollup = portfolio_rollup(engine, [kpi], portfolio or Portfolio(), group_by)
+    rollup = portfolio_rollup(engine, [kpi], portfolio or Portfolio(), group_by, ctx)
     out = {**head, "portfolio": rollup.portfolio, "accounts": rollup.accounts,
            **payload.kpi(rollup.total[kpi])}
     if group_by:
@@ -122,9 +137,13 @@ def ranking_view(ranking: Ranking) -> dict[str, Any]:
 
 
 def rank_view(
-    engine: KpiEngine, kpi: str, portfolio: Portfolio, n: int = 10, order: Order = "highest"
+    engine: KpiEngine, kpi: str, portfolio: Portfolio, n: int = 10, order: Order = "highest",
+    ctx: Ctx | None = None, bounds: tuple[float | None, float | None] = (None, None),
 ) -> dict[str, Any]:
-    return ranking_view(rank_accounts(engine, kpi, portfolio, n, order))
+    out = ranking_view(rank_accounts(engine, kpi, portfolio, n, order, ctx=ctx, bounds=bounds))
+    if bounds != (None, None):
+        out["bounds"] = {"min": bounds[0], "max": bounds[1]}
+    return out
 
 
 def at_risk_view(

@@ -85,3 +85,50 @@ def retrieval_command(
                 *cells(miss.question, ", ".join(miss.expected), ", ".join(miss.retrieved))
             )
         console.print(table)
+
+
+HELDOUT = Path("tests/eval/understanding/heldout.yaml")
+
+
+@eval_app.command("understanding")
+def understanding_command(
+    questions: Annotated[
+        Path, typer.Option("--questions", help="A dev set: YAML cases with intent and calls.")
+    ] = HELDOUT,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every miss.")] = False,
+    min_intent: Annotated[float, typer.Option(help="Exit 1 below this intent accuracy.")] = 0.0,
+    min_request: Annotated[
+        float, typer.Option(help="Exit 1 below this whole-request accuracy.")
+    ] = 0.0,
+) -> None:
+    """How well questions are understood: intent, whole request (tools and arguments) and
+    the figures, per intent, with a confusion table (default: the held-out dev set)."""
+    from bot.agent import understanding
+
+    if not questions.is_file():
+        raise fail(f"no dev set at {questions}", 2)
+    _, assistant = load_assistant()
+    report = understanding.run(assistant, assistant.sessions, questions)
+    table = Table("intent", "cases", "intent ok", "request ok", "figures ok",
+                  title=f"Understanding: {questions}")
+    for intent, cases in report.by_intent().items():
+        table.add_row(intent, str(len(cases)), f"{report.rate('intent_ok', cases):.0%}",
+                      f"{report.rate('request_ok', cases):.0%}",
+                      f"{report.rate('facts_ok', cases):.0%}")
+    table.add_row(Text("all", "bold"), str(len(report.results)),
+                  f"{report.rate('intent_ok'):.1%}", f"{report.rate('request_ok'):.1%}",
+                  f"{report.rate('facts_ok'):.1%}")
+    console.print(table)
+    confusion = report.confusion()
+    if confusion:
+        worst = Table("asked", "read as", "cases", title="Confusion (intents read wrongly)")
+        for (asked, read), count in confusion.most_common(10):
+            worst.add_row(asked, read, str(count))
+        console.print(worst)
+    if verbose:
+        for case in report.results:
+            if case.problems:
+                console.print(f"{case.id} [{case.intent} -> {case.got_intent}] {case.question}: "
+                              + "; ".join(case.problems))
+    if report.rate("intent_ok") < min_intent or report.rate("request_ok") < min_request:
+        raise typer.Exit(1)

@@ -3,11 +3,12 @@ offline model's answer templates that show their results."""
 
 from __future__ import annotations
 
+from bot.agent.offline.request import Request
+from bot.agent.offline.writing import OFFLINE_MARK, write_answer
 from prompts import Prompts
 from tools.drafting import make_drafting_tools
 
 ANNA, BEN = "u_kam_anna", "u_kam_ben"
-MARK = "_(offline model)_"
 
 
 def test_the_model_sees_only_the_account_and_dates(sessions, guidance, out_dir):
@@ -63,30 +64,32 @@ def test_identity_arguments_from_the_model_are_rejected(call_tool, saved_plans):
     assert saved_plans("A0003") == []
 
 
+def written(intent: str, tool: str, result: dict) -> str:
+    """The offline model's answer for one draft result."""
+    return write_answer(Prompts(), Request(intent=intent), [(tool, result)])
+
+
 def test_offline_plan_answer_shows_the_draft_and_the_saved_version(call_tool):
     result = call_tool(ANNA, "draft_account_plan", account="Globex")
-    text = Prompts().render("answers/draft_plan.md.j2", r={"draft_account_plan": result},
-                            question="Draft an account plan for Globex", mark=MARK)
+    text = written("draft_plan", "draft_account_plan", result)
 
     assert text.startswith(result["markdown"].strip())
     assert "Saved as version 1 of the account plan for Globex Logistics (draft)" in text
-    assert text.rstrip().endswith(MARK)
+    assert text.rstrip().endswith(OFFLINE_MARK)
 
 
 def test_offline_prep_answer_mentions_the_chart(call_tool):
     result = call_tool(ANNA, "draft_qbr_prep_note", account="Globex")
-    text = Prompts().render("answers/draft_prep.md.j2", r={"draft_qbr_prep_note": result},
-                            question="QBR prep note for Globex", mark=MARK)
+    text = written("draft_prep", "draft_qbr_prep_note", result)
 
     assert "## Suggested agenda" in text
     assert f"Chart: revenue by quarter, attached ({result['charts'][0]})" in text
-    assert text.rstrip().endswith(MARK)
+    assert text.rstrip().endswith(OFFLINE_MARK)
 
 
 def test_offline_agenda_answer_is_the_agenda(call_tool):
     result = call_tool(ANNA, "draft_qbr_agenda", account="Acme Industrial")
-    text = Prompts().render("answers/draft_agenda.md.j2", r={"draft_qbr_agenda": result},
-                            question="Draft a QBR agenda for Acme Industrial", mark=MARK)
+    text = written("draft_agenda", "draft_qbr_agenda", result)
 
     assert " min" in text and "## Agenda" in text
-    assert text.rstrip().endswith(MARK)
+    assert text.rstrip().endswith(OFFLINE_MARK)

@@ -133,7 +133,7 @@ def test_shared_answer_thread_takes_follow_up_mentions_with_context(slack, mock_
     slack.mention("and last year?", thread_ts=root)
 
     follow_up = text_of(mock_slack.wait_for("chat.update", 2)[1].body)
-    assert "Acme Industrial" in follow_up and "2024-10-01 to 2025-09-30" in follow_up
+    assert "Acme Industrial" in follow_up and "2025-01-01 to 2025-12-31" in follow_up
 
 
 def test_share_in_a_channel_without_the_bot_explains_how_to_invite_it(slack, mock_slack):

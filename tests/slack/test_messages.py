@@ -95,7 +95,7 @@ def test_follow_up_in_the_thread_keeps_the_context(slack, mock_slack):
     slack.direct_message("and last year?", thread_ts=root)
 
     follow_up = shown(answer_blocks(mock_slack, 2))
-    assert "Acme Industrial" in follow_up and "2024-10-01 to 2025-09-30" in follow_up
+    assert "Acme Industrial" in follow_up and "2025-01-01 to 2025-12-31" in follow_up
     assert mock_slack.of("chat.postMessage")[1].body["thread_ts"] == root
 
 

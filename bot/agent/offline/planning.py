@@ -1,141 +1,120 @@
-"""Planning for the offline model: the tool calls that answer a read question (intent + slots)."""
+"""Planning for the offline model: the tool calls that answer a `Request`.
+
+One request may need several calls: a KPI for two accounts, two KPIs for one, a ranking
+and the renewals of the accounts in it, a summary and the open tickets. Accounts are
+passed by id: the reader has already resolved them within the caller's scope, so a tool
+can never substitute a similarly named account.
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
 from typing import Any
 
-QUARTER = re.compile(r"\bquarter\b", re.I)
+from bot.agent.offline.request import Period, Request
+
+RANK_DEFAULT_N = 10
+THRESHOLD_N = 50  # "which accounts have NPS below 0": all of them, up to the tool's cap
+# The KPI a request that names none is about.
+DEFAULT_KPI = {"kpi": "revenue", "rank": "revenue"}
+LISTS = {"opportunities": "open_opportunities", "tickets": "open_tickets"}
+ACCOUNT_TOOLS = {
+    "account_summary": "account_summary", "stakeholders": "stakeholder_map",
+    "customer_kpis": "customer_kpis", "draft_plan": "draft_account_plan",
+    "draft_agenda": "draft_qbr_agenda", "draft_prep": "draft_qbr_prep_note",
+}
 
 
-def _call(name: str, **args: Any) -> dict:
+def call(name: str, **args: Any) -> dict[str, Any]:
+    """A tool call with the arguments that are set (None means the tool's default)."""
     return {"name": name, "args": {k: v for k, v in args.items() if v is not None}}
 
 
-TOOL_INTENT = {
-    "account_summary": "account_summary",
-    "get_kpi": "kpi",
-    "rank_accounts": "ranking",
-    "at_risk_accounts": "at_risk",
-    "renewals_due": "renewals",
-    "stakeholder_map": "stakeholders",
-    "activity_timeline": "activities",
-    "open_opportunities": "opportunities",
-    "open_tickets": "tickets",
-    "customer_kpis": "customer_kpis",
-    "compare_periods": "comparison",
-    "search_guidance": "guidance",
-    "draft_account_plan": "draft_plan",
-    "draft_qbr_agenda": "draft_agenda",
-    "draft_qbr_prep_note": "draft_prep",
-}
+def filters(request: Request) -> dict[str, Any]:
+    return {"owner": request.owner, "team": request.team, "tier": request.tier,
+            "region": request.region, "industry": request.industry}
 
 
-def intent_of(calls: Sequence[dict]) -> str:
-    """The intent a set of earlier tool calls served (for re-rendering a follow-up)."""
-    names = {c["name"] for c in calls}
-    if {"get_kpi", "search_guidance"} <= names:
-        return "risk_advice"
-    if {"get_kpi", "at_risk_accounts", "renewals_due"} <= names:
-        return "portfolio"
-    return TOOL_INTENT[calls[0]["name"]]
+def period(request: Request, span: Period | None = None) -> dict[str, Any]:
+    span = span or request.period
+    if span is None:
+        return {}
+    return {"start": span.start.isoformat(), "end": span.end.isoformat()}
 
 
-def _filters(slots: dict) -> dict:
-    return {"owner": slots.get("owner"), "tier": slots.get("tier")}
+def plan(request: Request) -> list[dict[str, Any]]:
+    """Every tool call `request` needs, in the order the answer shows them."""
+    calls = _plan_intent(request.intent, request)
+    for extra in request.also:
+        calls += [c for c in _plan_intent(extra, request) if c not in calls]
+    return calls
 
 
-def plan_summary(question: str, slots: dict) -> list[dict]:
-    return [_call("account_summary", account=slots["account"])]
+def _plan_intent(intent: str, r: Request) -> list[dict[str, Any]]:
+    if intent in ACCOUNT_TOOLS:
+        # A summary of "last year" is the summary as of the end of last year.
+        as_of = r.period.end.isoformat() if r.period and intent == "account_summary" else None
+        return [call(ACCOUNT_TOOLS[intent], account=a, as_of=as_of) for a in r.accounts]
+    if intent == "kpi":
+        return _kpis(r)
+    if intent == "rank":
+        return _rank(r)
+    if intent == "at_risk":
+        band = "high" if r.risk_band == "high" else None
+        return [call("at_risk_accounts", n=r.n, min_band=band, **filters(r))]
+    if intent == "renewals":
+        return [call("renewals_due", days=r.days, **filters(r))]
+    if intent == "activities":
+        return [call("activity_timeline", account=a, days=r.lookback) for a in r.accounts]
+    if intent in LISTS:
+        if r.accounts:
+            return [call(LISTS[intent], account=a) for a in r.accounts]
+        return [call(LISTS[intent], **filters(r))]
+    if intent == "compare_periods":
+        kind = None if r.compare in (None, "year") else r.compare
+        if r.accounts:
+            return [call("compare_periods", kind=kind, account=a) for a in r.accounts]
+        return [call("compare_periods", kind=kind, **filters(r))]
+    if intent == "risk_advice":
+        return [*[call("get_kpi", kpi="churn_risk", account=a) for a in r.accounts],
+                call("search_guidance", query=f"{r.question} churn warning signs save plan",
+                     k=3)]
+    if intent == "guidance":
+        return [call("search_guidance", query=r.question, k=3)]
+    if intent == "portfolio":
+        f = filters(r)
+        return [call("get_kpi", kpi="revenue", group_by="owner", **f),
+                call("get_kpi", kpi="nrr", **f),
+                call("at_risk_accounts", n=5, **f),
+                call("renewals_due", days=90, **f)]
+    return []
 
 
-def plan_kpi(question: str, slots: dict) -> list[dict]:
-    kpi = slots.get("kpi") or "revenue"
-    if kpi == "churn_risk" and slots.get("account"):
-        return [_call("get_kpi", kpi=kpi, account=slots["account"])]
-    return [_call("get_kpi", kpi=kpi, account=slots.get("account"), **_filters(slots))]
+def _kpis(r: Request) -> list[dict[str, Any]]:
+    kpis = r.kpis or (["revenue", "revenue_growth"] if r.owner and not r.accounts
+                      else ["revenue"])
+    spans = [r.period, *r.more_periods]
+    if r.accounts:
+        return [call("get_kpi", kpi=k, account=a, **period(r, s))
+                for a in r.accounts for k in kpis for s in spans]
+    return [call("get_kpi", kpi=k, group_by=r.group_by, **filters(r), **period(r, s))
+            for k in kpis for s in spans]
 
 
-def plan_ranking(question: str, slots: dict) -> list[dict]:
-    kpi = slots.get("kpi") or "revenue"
-    if kpi == "selection_matrix":
-        kpi = "strategic_value"
-    order = "lowest" if slots.get("direction") == "asc" else "highest"
-    return [_call("rank_accounts", kpi=kpi, order=order, n=slots.get("n") or 5, **_filters(slots))]
-
-
-def plan_at_risk(question: str, slots: dict) -> list[dict]:
-    return [_call("at_risk_accounts", n=slots.get("n") or 10, **_filters(slots))]
-
-
-def plan_risk_advice(question: str, slots: dict) -> list[dict]:
-    return [
-        _call("get_kpi", kpi="churn_risk", account=slots["account"]),
-        _call("search_guidance", query=f"{question} churn warning signs save plan", k=3),
-    ]
-
-
-def plan_renewals(question: str, slots: dict) -> list[dict]:
-    return [_call("renewals_due", days=slots.get("days") or 90, **_filters(slots))]
-
-
-def _account_tool(tool: str, intent: str) -> Callable[[str, dict], list[dict]]:
-    def plan(question: str, slots: dict) -> list[dict]:
-        return [_call(tool, account=slots["account"])]
-
-    return plan
-
-
-def _listing(tool: str, intent: str) -> Callable[[str, dict], list[dict]]:
-    def plan(question: str, slots: dict) -> list[dict]:
-        return [_call(tool, account=slots.get("account"), **_filters(slots))]
-
-    return plan
-
-
-def plan_comparison(question: str, slots: dict) -> list[dict]:
-    kind = "quarter" if QUARTER.search(question) else "year"
-    return [_call("compare_periods", kind=kind, account=slots.get("account"), **_filters(slots))]
-
-
-def plan_portfolio(question: str, slots: dict) -> list[dict]:
-    filters = _filters(slots)
-    return [
-        _call("get_kpi", kpi="revenue", group_by="owner", **filters),
-        _call("get_kpi", kpi="nrr", **filters),
-        _call("at_risk_accounts", n=5, **filters),
-        _call("renewals_due", days=90, **filters),
-    ]
-
-
-def plan_guidance(question: str, slots: dict) -> list[dict]:
-    return [_call("search_guidance", query=question, k=3)]
-
-
-def plan_draft(tool: str, intent: str) -> Callable[[str, dict], list[dict]]:
-    def plan(question: str, slots: dict) -> list[dict]:
-        return [_call(tool, account=slots["account"])]
-
-    return plan
-
-
-PLANNERS: dict[str, Callable[[str, dict], list[dict]]] = {
-    "account_summary": plan_summary,
-    "kpi": plan_kpi,
-    "ranking": plan_ranking,
-    "at_risk": plan_at_risk,
-    "risk_advice": plan_risk_advice,
-    "renewals": plan_renewals,
-    "stakeholders": _account_tool("stakeholder_map", "stakeholders"),
-    "activities": _account_tool("activity_timeline", "activities"),
-    "opportunities": _listing("open_opportunities", "opportunities"),
-    "tickets": _listing("open_tickets", "tickets"),
-    "customer_kpis": _account_tool("customer_kpis", "customer_kpis"),
-    "comparison": plan_comparison,
-    "portfolio": plan_portfolio,
-    "guidance": plan_guidance,
-    "draft_plan": plan_draft("draft_account_plan", "draft_plan"),
-    "draft_agenda": plan_draft("draft_qbr_agenda", "draft_agenda"),
-    "draft_prep": plan_draft("draft_qbr_prep_note", "draft_prep"),
-}
+def _rank(r: Request) -> list[dict[str, Any]]:
+    kpi = next((k for k in r.kpis if k != "selection_matrix"), None) or (
+        "strategic_value" if r.kpis else "revenue")
+    bounds: dict[str, Any] = {}
+    n = r.n
+    if r.threshold is not None:
+        key = "max_value" if r.threshold.op == "below" else "min_value"
+        bounds[key] = r.threshold.value
+        n = n or THRESHOLD_N
+        order = None
+    else:
+        order = "lowest" if r.order == "lowest" else None
+    calls = [call("rank_accounts", kpi=kpi, order=order, n=n, quadrant=r.quadrant,
+                  risk_band=r.risk_band if r.risk_band != "low" or r.quadrant else r.risk_band,
+                  **filters(r), **period(r), **bounds)]
+    if r.with_renewals:
+        calls.append(call("renewals_due", days=r.days or 365, **filters(r)))
+    return calls

@@ -1,250 +1,566 @@
-"""Reading a question for the offline model: which intent, and which account, KPI, number, period.
+"""Reading a question into a `Request`: intent and slots, decided separately.
 
-Intents are matched with the local embedding model against each intent's
-description and example questions (prompts/offline/intents.yaml); slots are
-filled by matching the text against the names in the store that the caller may
-see, and against a small vocabulary of KPI names, periods and numbers.
+Slots come from the words: account names the caller may see (and, to say "I can't find
+it", names they may not), colleagues' first names, teams, regions, industries, tiers,
+KPI words (prompts/offline/lexicon.yaml), periods (`periods`), counts and thresholds.
+The intent comes from a trained classifier (`classifier`) over the question with its
+names masked, corrected by a few rules that are certain: a request to act (book, email,
+update) is out of scope; a how-to question that names no account is guidance; a KPI word
+decides the KPI whatever intent wins. A short follow-up in a thread ("and csat?", "what
+about initech", "why?", "now by margin") is read against the previous request.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import date
 
-import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge.embeddings import TextEmbedder
+from bot.agent.offline.classifier import IntentClassifier
+from bot.agent.offline.lexicon import Lexicon
+from bot.agent.offline.names import Mention, NameIndex, fold, named, tokens
+from bot.agent.offline.periods import PeriodReader
+from bot.agent.offline.request import NEEDS_ACCOUNT, Period, Request, Threshold
+from store.access import AccessScope
+from store.models import Account, User
+from tools.periods import resolve_as_of
 
-NUMBER_WORDS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "twenty": 20,
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                "eight": 8, "nine": 9, "ten": 10, "fifteen": 15, "twenty": 20}
+# KPI words in masked text: one readable token per KPI, so the classifier sees "ACCOUNT
+# margin" whether people typed "gm", "margin" or "gross margin".
+KPI_TOKENS = {
+    "revenue": "revenue", "revenue_growth": "growth", "gross_margin": "margin",
+    "profitability": "profitability", "share_of_wallet": "walletshare",
+    "logo_retention": "logoretention", "grr": "grr", "nrr": "nrr", "upsell_cross_sell": "upsell",
+    "nps": "nps", "kam_nps": "kamnps", "csat": "csat", "clv": "clv", "churn_risk": "churnrisk",
+    "penetration": "penetration", "strategic_value": "strategicvalue",
+    "selection_matrix": "quadrant",
 }
-LOW_WORDS = ("lowest", "bottom", "worst", "least", "weakest", "smallest", "lowest-scoring")
-HIGH_WORDS = ("top", "highest", "best", "most", "biggest", "largest", "strongest")
-WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9&.-]*(?:'(?![sS]\b)[A-Za-z]+)*")
-ACCOUNT_ID = re.compile(r"\b[Aa]\d{4,5}\b")
-
-
-@dataclass(frozen=True)
-class Intent:
-    name: str
-    tools: tuple[str, ...]
-    examples: tuple[str, ...]
-    needs_account: bool = False
+FOLLOW_UP = re.compile(
+    r"^(and|what about|how about|same for|same thing for|now for|and for|ok,? and|ok,? now|now|"
+    r"also|then|ok so|and what about|what of|plus|(ok )?(do|same|repeat) (that|the same|this|"
+    r"one|it) for)\b")
+DO_THAT = re.compile(r"\b(do|same|repeat) (that|the same|this|one|it) (for|with|on)\b|"
+                     r"\bsame (thing )?for\b")
+DRAFTS = [(re.compile(r"\bprep|brief"), "draft_prep"), (re.compile(r"\bagenda"), "draft_agenda"),
+          (re.compile(r"\bplan\b"), "draft_plan")]
+PEOPLE_PRONOUNS = re.compile(r"\b(his|her|hers|him|she|he)\b")
+PRONOUNS = re.compile(r"\b(them|they|their|theirs|it|its|there|that account|this account|"
+                      r"that one|this one|same account|the account)\b")
+WHY = re.compile(r"^(why|how come|whats driving (it|that)|what is driving (it|that)|reason)\b")
+SHORTER = re.compile(r"\b(shorter|more brief|briefer|tl;?dr|summari[sz]e (that|it)|condense)\b")
+HOW_TO = re.compile(
+    r"^(how (do|should|can|would|to)|how to|what (is|are|does|s) (a |an |the )?(good|best|"
+    r"difference|meaning|definition)|whats the difference|what does|what do .* mean|what is "
+    r"(a|an)\b|whats (a|an)\b|tips|best practices?|any (tips|advice)|advice on|guidance|"
+    r"explain|define|when should|should i|is it better|why (do|does|should) (we|i|you)|"
+    r"what (is|are|s) (a |an |the )?[a-z ]+ (analysis|defined|calculated|measured|mean|means)\b|"
+    r"how (is|are) (a |an |the )?[a-z ]+ (defined|calculated|measured|scored|worked out)\b)")
+ACTION_LEAD = re.compile(r"^(?:(?:hey|hi|ok|okay|please|pls|plz|can you|could you|would you|"
+                         r"can u|could u|go ahead and|quickly|just|and)\s+)*")
+PERSON_BOOK = re.compile(r"\b(accounts|accts|book|portfolio|doing|numbers)\b")
+COUNT = re.compile(r"\b(?:top|bottom|best|worst|first|last|highest|lowest|my)\s+(\d{1,3}|"
+                   + "|".join(NUMBER_WORDS) + r")\b|\b(\d{1,3}|" + "|".join(NUMBER_WORDS)
+                   + r")\s+(?:accounts|accts|customers|clients|biggest|largest|best|worst|"
+                     r"highest|lowest|churn|at risk|risks|riskiest|by)\b")
+NUMBER = re.compile(r"(-?\d+(?:\.\d+)?)\s*(%|pct|percent|k|m)?")
+COMPARE_ACCOUNTS = re.compile(r"\b(compare|vs|versus|against|or)\b")
+GROUP_BY = {"owner": re.compile(r"\b(by|per|each|rank|compare|which) (kam|kams|rep|reps|owner|"
+                                r"person|account manager)s?\b|\bkams\b.*\b(by|on)\b|\bmy kams\b"),
+            "team": re.compile(r"\b(by|per|each) team\b|\bnorth vs\.? south\b|\bsouth vs\.? north"
+                               r"\b|\bteams\b"),
+            "region": re.compile(r"\b(by|per|each) region\b|\bregions\b"),
+            "tier": re.compile(r"\b(by|per|each) tier\b|\btiers\b"),
+            "industry": re.compile(r"\b(by|per|each) (industry|sector|vertical)\b")}
+# In a thread about an account, "any open tickets?" is about that account; "my", "all",
+# "team" or "across" make it about the whole book.
+ABOUT_ONE_ACCOUNT = NEEDS_ACCOUNT | {"opportunities", "tickets", "compare_periods", "kpi"}
+BOOK = re.compile(r"\b(my|all|our|team|book|portfolio|across|everyone|everywhere|accounts|accts|"
+                  r"customers|any of|which|who|whos|top|bottom|rank)\b")
+COMPARING = re.compile(r"\b(compare|compared|comparison|vs|versus|against|than)\b")
+PERIOD_WORDS = re.compile(r"\b(q[1-4]|h[12]|quarter|qtr|year|yr|month|ytd|20\d\d|fy\d\d|"
+                          r"last|this|prior|previous)\b")
+JOINED = re.compile(r"\b(and|or|plus|also|with|as well as)\b|[+&,/]")
+LOSING = re.compile(r"\b(lose|losing|lost|lost us) money\b|\bunprofitable\b|\bloss making\b|"
+                    r"\bin the red\b|\bunderwater\b")
+RENEW_WITH = re.compile(r"\b(renew|renewal|renewals|contract end|when they renew)\b")
+PERCENT_KPIS = {"revenue_growth", "profitability", "share_of_wallet", "logo_retention", "grr",
+                "nrr", "csat", "penetration", "upsell_cross_sell"}
 
 
 @dataclass
-class Route:
-    intent: Intent
-    score: float
-    runner_up: float
+class Names:
+    """The names one caller's question is read against (rebuilt at most once a minute)."""
+
+    accounts: NameIndex
+    elsewhere: NameIndex  # every account, to recognise one the caller may not see
+    people: NameIndex
+    teams: dict[str, str]
+    regions: dict[str, str]  # folded phrase -> region value
+    industries: dict[str, str]
+    account_names: dict[str, str]
+    user_roles: dict[str, str]
+    as_of: date
+    built: float = field(default_factory=time.monotonic)
 
 
-class IntentRouter:
-    """Nearest intent by cosine similarity of the question to each intent's examples."""
+class Directory:
+    """Names in the store: the caller's accounts, every account, colleagues, teams, regions."""
 
-    def __init__(
-        self, embedder: TextEmbedder, intents: Sequence[Intent], cache_dir: Path | None = None
-    ):
-        self.intents = list(intents)
-        texts = [example for intent in self.intents for example in intent.examples]
-        self.owner = np.array([i for i, intent in enumerate(self.intents) for _ in intent.examples])
-        self.matrix = self._example_vectors(embedder, texts, cache_dir)
-        self.embedder = embedder
+    TTL_S = 60.0
 
-    @staticmethod
-    def _example_vectors(
-        embedder: TextEmbedder, texts: list[str], cache_dir: Path | None
-    ) -> np.ndarray:
-        """Embed the examples, or load them from a cache keyed by the examples and model."""
-        model = str(getattr(embedder, "model_dir", type(embedder).__name__))
-        key = hashlib.sha256("\n".join([model, *texts]).encode()).hexdigest()[:16]
-        path = cache_dir / f"intents-{key}.npy" if cache_dir else None
-        if path is not None and path.is_file():
-            return np.load(path)
-        matrix = np.asarray(embedder.embed(texts), dtype=np.float32)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path, matrix)
-        return matrix
+    def __init__(self, sessions: sessionmaker[Session], lexicon: Lexicon,
+                 as_of: date | None = None):
+        self.sessions = sessions
+        self.lexicon = lexicon
+        self.as_of = as_of
+        self._cache: dict[str, Names] = {}
+        self._lock = threading.Lock()
 
-    def route(self, text: str) -> Route:
-        vector = np.asarray(self.embedder.embed([text])[0], dtype=np.float32)
-        scores = self.matrix @ vector
-        best = np.full(len(self.intents), -1.0, dtype=np.float32)
-        np.maximum.at(best, self.owner, scores)
-        order = np.argsort(-best)
-        return Route(self.intents[order[0]], float(best[order[0]]), float(best[order[1]]))
+    def names(self, scope: AccessScope) -> Names:
+        key = f"{scope.user_id}:{scope.role}:{scope.team}"
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None and time.monotonic() - cached.built < self.TTL_S:
+                return cached
+        built = self._build(scope)
+        with self._lock:
+            self._cache[key] = built
+        return built
+
+    def _build(self, scope: AccessScope) -> Names:
+        common = self.lexicon.stopwords
+        with self.sessions() as session:
+            mine = session.execute(
+                select(Account.account_id, Account.name).where(scope.account_clause())).all()
+            every = session.execute(select(Account.account_id, Account.name)).all()
+            users = session.execute(select(User.user_id, User.name, User.role, User.team)).all()
+            regions = session.scalars(select(Account.region).distinct()).all()
+            industries = session.scalars(select(Account.industry).distinct()).all()
+            as_of = resolve_as_of(session, self.as_of)
+        people = [named(u.user_id, u.name) for u in users]
+        teams = {fold(u.team): u.team for u in users if u.team}
+        region_words = {fold(r): r for r in regions if r}
+        for value, aliases in self.lexicon.regions.items():
+            if value in region_words.values():
+                region_words.update({fold(a): value for a in aliases})
+        return Names(
+            accounts=NameIndex([named(a, n) for a, n in mine] + [named(a, a) for a, _ in mine],
+                               common),
+            elsewhere=NameIndex([named(a, n) for a, n in every] + [named(a, a) for a, _ in every],
+                                common),
+            people=NameIndex(people, common | {"team"}),
+            teams=teams,
+            regions=region_words,
+            industries={fold(i): i for i in industries if i},
+            account_names={a: n for a, n in every},
+            user_roles={u.user_id: u.role for u in users},
+            as_of=as_of,
+        )
 
 
 @dataclass
-class NameMatch:
-    """Names in the text that match known names, best first."""
+class Words:
+    """What was found in one question's text."""
 
-    matches: list[str] = field(default_factory=list)
-    mention: str | None = None
-
-
-def words_of(text: str) -> list[str]:
-    """Words, with possessive 's dropped ("Globex's" -> "Globex")."""
-    return [w for w in WORD.findall(text) if w.lower() != "s"]
-
-
-def _ngrams(words: list[str], longest: int = 4) -> list[str]:
-    return [
-        " ".join(words[i : i + n]) for n in range(longest, 0, -1) for i in range(len(words) - n + 1)
-    ]
+    text: str  # folded
+    words: list[str]
+    accounts: list[Mention] = field(default_factory=list)
+    unknown: list[Mention] = field(default_factory=list)  # accounts the caller may not see
+    people: list[Mention] = field(default_factory=list)
+    kpis: list[str] = field(default_factory=list)
+    masked: str = ""
 
 
-# A name's first word alone ("Globex") identifies it, unless the word is an ordinary one
-# that questions use for other things ("team North", "the blue chips").
-COMMON_FIRST_WORDS = {
-    "north",
-    "south",
-    "east",
-    "west",
-    "central",
-    "blue",
-    "red",
-    "green",
-    "silver",
-    "golden",
-    "black",
-    "white",
-    "global",
-    "general",
-    "united",
-    "national",
-    "international",
-    "first",
-    "new",
-    "team",
-    "key",
-    "top",
-    "best",
-    "prime",
-    "summit",
-    "union",
-    "liberty",
-    "pioneer",
-}
+class Reader:
+    """Reads questions for one store and lexicon with a trained intent classifier."""
+
+    def __init__(self, directory: Directory, lexicon: Lexicon, classifier: IntentClassifier,
+                 known_words: set[str], fiscal_start: int = 1, min_confidence: float = 0.3):
+        self.directory = directory
+        self.lexicon = lexicon
+        self.classifier = classifier
+        self.known_words = known_words
+        self.fiscal_start = fiscal_start
+        self.min_confidence = min_confidence
+
+    # -- words ---------------------------------------------------------------------------
+
+    def words(self, question: str, names: Names) -> Words:
+        return find_words(question, names, self.lexicon)
+
+    # -- the request ---------------------------------------------------------------------
+
+    def read(self, question: str, scope: AccessScope, previous: Request | None = None) -> Request:
+        names = self.directory.names(scope)
+        found = self.words(question, names)
+        periods = PeriodReader(names.as_of, self.fiscal_start)
+        intent, confidence = self.intent(found, previous)
+        request = Request(intent=intent, confidence=confidence, question=question)
+        self.fill(request, found, names, periods, scope)
+        if previous is not None and self.is_follow_up(found, request, previous):
+            request = self.follow(request, found, previous, names, periods)
+        elif previous is not None and not request.accounts and not request.unknown and \
+                previous.topic and (PRONOUNS.search(found.text) or (
+                    request.intent in ABOUT_ONE_ACCOUNT and not BOOK.search(found.text)
+                    and not (request.owner or request.team or request.tier or request.region))):
+            request.accounts = list(previous.topic)
+            request.account_names = {k: names.account_names[k] for k in previous.topic}
+        request.topic = request.accounts or (previous.topic if previous else [])
+        if previous is not None and previous.owner and not request.owner and \
+                PEOPLE_PRONOUNS.search(found.text):
+            request.owner = previous.owner
+        if not request.accounts and not request.unknown and not request.ambiguous and \
+                request.intent not in ("guidance", "out_of_scope"):
+            request.unknown = self.stranger(found, names)
+        request.also = self.also(found, request)
+        return request
+
+    def stranger(self, found: Words, names: Names) -> str | None:
+        """A word that looks like a name nobody knows ("rev for cyberdyne"): not a word of the
+        vocabulary, nor one typo away from one, nor a colleague's or a place's."""
+        taken = {i for m in found.accounts + found.unknown + found.people
+                 for i in range(m.start, m.end)}
+        place_words = {w for p in [*names.regions, *names.industries, *names.teams]
+                       for w in p.split()}
+        for i, word in enumerate(found.words):
+            if i in taken or len(word) < 4 or not word.isalpha() or word in self.known_words \
+                    or word in place_words or word in self.lexicon.stopwords:
+                continue
+            if process.extractOne(word, self.known_words, scorer=fuzz.ratio,
+                                  score_cutoff=85) is not None:
+                continue  # a typo of an ordinary word ("renewls")
+            return word
+        return None
+
+    def also(self, found: Words, request: Request) -> list[str]:
+        """Second requests in one message ("open opps and tickets", "who's at risk and
+        what's renewing"), in the order typed, after the main one."""
+        if not JOINED.search(request.question.lower()) or request.intent in (
+                "guidance", "out_of_scope", "draft_plan", "draft_agenda", "draft_prep",
+                "risk_advice", "portfolio"):
+            return []
+        hits = sorted((hit.start, intent) for intent, matcher in self.lexicon.intent_cues.items()
+                      for hit in matcher.find(found.text))
+        extra: list[str] = []
+        for _, intent in hits:
+            if intent != request.intent and intent not in extra and \
+                    (intent not in NEEDS_ACCOUNT or request.accounts):
+                extra.append(intent)
+        if request.intent == "kpi" or (request.intent == "account_summary" and request.kpis):
+            extra = [i for i in extra if i != "account_summary" or request.intent != "kpi"]
+        if request.intent == "account_summary" and request.kpis:
+            extra.append("kpi")
+        if request.intent == "rank":
+            extra = [i for i in extra if i != "renewals"]  # ranked with their renewals instead
+        return extra
+
+    def intent(self, found: Words, previous: Request | None) -> tuple[str, float]:
+        text = found.text
+        lead = ACTION_LEAD.sub("", text)
+        if self.lexicon.actions.find(lead[:40]) and self.lexicon.actions.find(lead)[0].start == 0:
+            return "out_of_scope", 1.0
+        if WHY.match(text) and previous is not None and len(found.words) <= 6:
+            return "risk_advice", 1.0
+        if COMPARING.search(text) and len(PERIOD_WORDS.findall(text)) >= 2 and \
+                len(found.accounts) < 2:
+            return "compare_periods", 0.95
+        scores = self.classifier.scores(found.masked)
+        best = max(scores, key=scores.__getitem__)
+        if HOW_TO.match(lead) and not found.accounts and not found.unknown and not found.people \
+                and best not in ("draft_plan", "draft_agenda", "draft_prep", "out_of_scope"):
+            return "guidance", max(scores["guidance"], 0.9)
+        return best, scores[best]
+
+    def fill(self, request: Request, found: Words, names: Names, periods: PeriodReader,
+             scope: AccessScope) -> None:
+        text = found.text
+        for mention in found.accounts:
+            if len(mention.keys) == 1:
+                key = mention.keys[0]
+                if key not in request.accounts:
+                    request.accounts.append(key)
+                    request.account_names[key] = names.account_names[key]
+            else:
+                request.ambiguous[mention.text] = mention.keys
+                for key in mention.keys:
+                    request.account_names[key] = names.account_names[key]
+        if found.unknown and not request.accounts:
+            request.unknown = found.unknown[0].text
+        for mention in found.people:
+            key = mention.keys[0]
+            if len(mention.keys) == 1 and key != scope.user_id and \
+                    names.user_roles.get(key) == "kam":
+                request.owner = key
+        request.kpis = list(found.kpis)
+        request.risk_band = self.lexicon.risk_bands.first(text)
+        if request.risk_band and "churn_risk" in request.kpis and (
+                len(request.kpis) > 1 or request.intent == "at_risk"):
+            request.kpis.remove("churn_risk")
+        if LOSING.search(text):
+            request.threshold = Threshold(kpi="profitability", op="below", value=0)
+            request.kpis = ["profitability"]
+        plain = without_kpi_words(text, self.lexicon)
+        request.period = _period(periods.period(plain))
+        if request.period is not None and not re.search(r"\b(between|from)\b", plain):
+            spans = [_period(periods.period(part)) for part in re.split(r"\b(?:and|vs|or)\b",
+                                                                           plain)]
+            request.more_periods = [s for s in spans if s is not None and s != request.period]
+        request.n = count_in(text)
+        direction = self.lexicon.direction.find(text)
+        if direction:
+            request.order = direction[0].value  # type: ignore[assignment]
+        request.tier = self.lexicon.tiers.first(text)
+        request.quadrant = self.lexicon.quadrants.first(text)
+        request.region = _phrase_value(text, names.regions)
+        account_words = {w for m in found.accounts for w in found.words[m.start:m.end]}
+        industry = _phrase_value(text, names.industries)
+        if industry and not set(fold(industry).split()) <= account_words:
+            request.industry = industry
+        request.team = _team(text, names.teams, scope)
+        for key, pattern in GROUP_BY.items():
+            if pattern.search(text):
+                request.group_by = key  # type: ignore[assignment]
+                break
+        request.threshold = request.threshold or self.threshold(text, request.kpis)
+        request.days = periods.days_ahead(text)
+        request.lookback = periods.days_back(text)
+        request.with_renewals = request.intent == "rank" and bool(RENEW_WITH.search(text))
+        if request.intent == "compare_periods":
+            request.compare = compare_kind(text)
+
+    def threshold(self, text: str, kpis: Sequence[str]) -> Threshold | None:
+        bounds = self.lexicon.bounds.find(text)
+        if not bounds or not kpis:
+            return None
+        bound = bounds[0]
+        rest = text[bound.end:].lstrip()
+        word = rest.split(" ", 1)[0] if rest else ""
+        match = NUMBER.match(rest)
+        if match is None and word not in ("zero", "nothing"):
+            return None
+        value = 0.0 if match is None else float(match.group(1))
+        kpi = kpis[0]
+        unit = match.group(2) if match else None
+        if unit in ("%", "pct", "percent") or (kpi in PERCENT_KPIS and abs(value) > 1):
+            value /= 100
+        elif unit == "k":
+            value *= 1_000
+        elif unit == "m":
+            value *= 1_000_000
+        return Threshold(kpi=kpi, op=bound.value, value=value)  # type: ignore[arg-type]
+
+    # -- follow-ups ----------------------------------------------------------------------
+
+    def is_follow_up(self, found: Words, request: Request, previous: Request) -> bool:
+        if request.intent in ("out_of_scope", "guidance") and request.confidence >= 0.9:
+            return False
+        if request.intent == "risk_advice" and WHY.match(found.text):
+            return True
+        short = len(found.words) <= 5
+        cue = FOLLOW_UP.match(found.text) is not None
+        return cue or (short and request.confidence < 0.85) or (
+            short and not request.accounts and not found.unknown and request.intent in (
+                previous.intent, "kpi", "rank"))
+
+    def follow(self, request: Request, found: Words, previous: Request, names: Names,
+               periods: PeriodReader) -> Request:
+        """The previous request, changed by what this question says."""
+        text = found.text
+        if request.intent == "risk_advice" and WHY.match(text):
+            merged = previous.model_copy(deep=True)
+            merged.intent = "risk_advice"
+            merged.question = request.question
+            if request.accounts:
+                merged.accounts, merged.account_names = request.accounts, request.account_names
+            if not merged.accounts:
+                merged.intent = "at_risk"
+            return merged
+        merged = previous.model_copy(deep=True)
+        merged.question = request.question
+        merged.unknown = request.unknown
+        merged.confidence = 1.0
+        if request.accounts or request.unknown:
+            merged.accounts = request.accounts
+            merged.account_names = request.account_names
+        if request.ambiguous:
+            merged.ambiguous = request.ambiguous
+            merged.accounts = []
+        else:
+            merged.ambiguous = {}
+        if previous.ambiguous and not request.accounts:
+            picked = pick_candidate(found.words, previous.ambiguous, names)
+            if picked:
+                merged.accounts, merged.ambiguous = [picked], {}
+                merged.account_names[picked] = names.account_names[picked]
+        if request.kpis:
+            merged.kpis = request.kpis
+            if merged.intent in ("account_summary", "at_risk", "renewals") and \
+                    request.intent != "account_summary":
+                merged.intent = "kpi" if merged.accounts else "rank"
+        if request.period is not None:
+            merged.period = request.period
+        elif re.search(r"\b(last|previous|prior) (year|yr)\b", text) and previous.period is None:
+            merged.period = _period(periods.period("last year"))
+        if request.n is not None:
+            merged.n = request.n
+        if self.lexicon.direction.find(text):
+            merged.order = request.order
+        if request.intent == "renewals" or previous.intent == "renewals":
+            merged.days = periods.days_ahead(text) or merged.days
+        if request.owner:
+            merged.owner = request.owner
+        switch = request.intent != previous.intent and request.confidence >= 0.5 and (
+            (request.intent in NEEDS_ACCOUNT | {"opportunities", "tickets", "compare_periods"}
+             and not FOLLOW_UP.match(text)) or self.cued(found.text, request.intent))
+        if switch:
+            merged.intent = request.intent
+            merged.kpis = request.kpis
+            merged.also = []
+        if DO_THAT.search(text):
+            merged.intent = previous.intent
+            if previous.intent == "guidance":  # "what goes in a prep note?" "ok do one for X"
+                merged.intent = next((intent for pattern, intent in DRAFTS
+                                      if pattern.search(fold(previous.question))), "guidance")
+        return merged
+
+    def cued(self, text: str, intent: str) -> bool:
+        """Whether the text has a cue word of `intent` ("renewals", "tickets")."""
+        matcher = self.lexicon.intent_cues.get(intent)
+        return matcher is not None and bool(matcher.find(text))
 
 
-def match_names(
-    text: str, names: Sequence[str], threshold: float = 86, first_words: bool = True
-) -> NameMatch:
-    """Find which of `names` the text mentions: whole names, or a name's distinctive first word.
-
-    Tolerates case and small typos ('globx' -> 'Globex Logistics'). When a mention
-    fits several names equally ('Acme'), all of them are returned.
-    """
-    words = words_of(text)
-    grams = [g.lower() for g in _ngrams(words)]
-    scored: dict[str, tuple[float, str]] = {}
-    for name in names:
-        lowered = name.lower()
-        first = lowered.split()[0]
-        best = (0.0, "")
-        for gram in grams:
-            full = fuzz.ratio(gram, lowered)
-            # A lone first word counts only if it is distinctive (4+ letters).
-            short = (
-                fuzz.ratio(gram, first) - 2
-                if first_words
-                and len(first) >= 4
-                and first not in COMMON_FIRST_WORDS
-                and " " not in gram
-                else 0
-            )
-            score = max(full, short)
-            if score > best[0]:
-                best = (score, gram)
-        if best[0] >= threshold:
-            scored[name] = best
-    if not scored:
-        return NameMatch()
-    top = max(score for score, _ in scored.values())
-    winners = [name for name, (score, _) in scored.items() if score >= top - 3]
-    winners.sort(key=lambda n: (-scored[n][0], n))
-    return NameMatch(winners, scored[winners[0]][1])
+def find_words(question: str, names: Names, lexicon: Lexicon) -> Words:
+    """Accounts (the caller's, and others'), people and KPI words in a question."""
+    text = " ".join(tokens(question))
+    found = Words(text, text.split())
+    found.accounts = names.accounts.find(found.words)
+    taken = {i for m in found.accounts for i in range(m.start, m.end)}
+    found.unknown = [m for m in names.elsewhere.find(found.words)
+                     if taken.isdisjoint(range(m.start, m.end)) and len(m.text) >= 4
+                     and (m.end - m.start > 1 or any(
+                         m.text in (tokens(names.account_names[k])[0], k.lower())
+                         for k in m.keys))]
+    taken |= {i for m in found.unknown for i in range(m.start, m.end)}
+    found.people = [m for m in names.people.find(found.words)
+                    if taken.isdisjoint(range(m.start, m.end))]
+    found.masked = mask(found, lexicon)
+    found.kpis = kpis_in(found, lexicon)
+    return found
 
 
-def capitalised_phrase(text: str, ignore: set[str]) -> str | None:
-    """A capitalised phrase that is not at the start of the text and not a known word.
-
-    Used to pass an unrecognised account name to the lookup tool, so that an
-    account the caller may not see gets 'not found or not yours' from the tool.
-    """
-    words = words_of(text)
-    phrase: list[str] = []
-    for index, word in enumerate(words):
-        if word[0].isupper() and index > 0 and word.lower() not in ignore:
-            phrase.append(word)
-        elif phrase:
-            break
-    return " ".join(phrase) or None
+def without_kpi_words(text: str, lexicon: Lexicon) -> str:
+    """The text with KPI phrases cut out ("up on last year" is growth, not a period)."""
+    for hit in reversed(lexicon.kpis.find(text)):
+        text = text[:hit.start] + " " + text[hit.end:]
+    return text
 
 
-def find_number(text: str) -> int | None:
-    """The first small count in the text ('top 5', 'three accounts')."""
-    for word in WORD.findall(text.lower()):
-        if word.isdigit() and 0 < int(word) <= 500:
-            return int(word)
-        if word in NUMBER_WORDS:
-            return NUMBER_WORDS[word]
+def mask(found: Words, lexicon: Lexicon) -> str:
+    """The question with names as ACCOUNT / PERSON and KPI words as one token per KPI."""
+    words = list(found.words)
+    for mention in found.accounts + found.unknown:
+        words[mention.start] = "ACCOUNT"
+        for i in range(mention.start + 1, mention.end):
+            words[i] = ""
+    for mention in found.people:
+        words[mention.start] = "PERSON"
+        for i in range(mention.start + 1, mention.end):
+            words[i] = ""
+    text = " ".join(w for w in words if w)
+    out, last = [], 0
+    for hit in lexicon.kpis.find(text):
+        out.append(text[last:hit.start])
+        out.append(KPI_TOKENS[hit.value])
+        last = hit.end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def kpis_in(found: Words, lexicon: Lexicon) -> list[str]:
+    """KPIs named outside account names, in the order typed, each once."""
+    taken = set()
+    offsets, position = [], 0
+    for word in found.words:
+        offsets.append(position)
+        position += len(word) + 1
+    for mention in found.accounts + found.unknown + found.people:
+        start = offsets[mention.start]
+        end = offsets[mention.end - 1] + len(found.words[mention.end - 1])
+        taken.update(range(start, end))
+    kpis: list[str] = []
+    hits = lexicon.kpis.find(found.text)
+    for hit in hits:
+        if taken.isdisjoint(range(hit.start, hit.end)) and hit.value not in kpis:
+            kpis.append(hit.value)
+    covered = taken | {i for hit in hits for i in range(hit.start, hit.end)}
+    for word, start in zip(found.words, offsets, strict=True):
+        if start in covered or len(word) < 5 or word in lexicon.stopwords:
+            continue
+        kpi = lexicon.kpi_typo(word)  # "margn", "profitablity"
+        if kpi and kpi not in kpis:
+            kpis.append(kpi)
+    if "revenue_growth" in kpis and "revenue" in kpis:
+        kpis.remove("revenue")  # "revenue growth" read as two words
+    if "churn_risk" in kpis and len(kpis) > 1 and "at risk" in found.text:
+        kpis.remove("churn_risk")
+    return kpis
+
+
+def count_in(text: str) -> int | None:
+    match = COUNT.search(text)
+    if not match:
+        return None
+    word = match.group(1) or match.group(2)
+    value = int(word) if word.isdigit() else NUMBER_WORDS[word]
+    return value if 0 < value <= 50 else None
+
+
+def compare_kind(text: str) -> str:
+    if re.search(r"\b(same quarter|quarter last year|q([1-4]) vs (\.? )?q\2|yoy quarter|"
+                 r"q([1-4]) (last|this) (year|yr))\b", text):
+        return "quarter_yoy"
+    if re.search(r"\b(quarter|qtr|qoq|q[1-4])\b", text):
+        return "quarter"
+    return "year"
+
+
+def pick_candidate(words: Sequence[str], ambiguous: dict[str, list[str]], names: Names) -> \
+        str | None:
+    """Which of the candidates offered ("the industrial one", "foods") the reply picks."""
+    typed = set(words)
+    picks = set()
+    for candidates in ambiguous.values():
+        for key in candidates:
+            rest = set(tokens(names.account_names[key])) - set(tokens(" ".join(ambiguous)))
+            if rest & typed or key.lower() in typed:
+                picks.add(key)
+    return picks.pop() if len(picks) == 1 else None
+
+
+def _period(span) -> Period | None:
+    return None if span is None else Period(start=span.start, end=span.end, label=span.label)
+
+
+def _phrase_value(text: str, phrases: dict[str, str]) -> str | None:
+    for phrase in sorted(phrases, key=len, reverse=True):
+        if re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text):
+            return phrases[phrase]
     return None
 
 
-def find_days(text: str) -> int | None:
-    """A horizon in days: 'in 90 days', 'next 3 months', 'this quarter', 'this month'."""
-    lowered = text.lower()
-    match = re.search(r"(\d{1,4})\s*(day|week|month)s?", lowered)
-    if match:
-        count, unit = int(match.group(1)), match.group(2)
-        return count * {"day": 1, "week": 7, "month": 30}[unit]
-    if "quarter" in lowered:
-        return 90
-    if "month" in lowered:
-        return 30
-    if "year" in lowered:
-        return 365
+def _team(text: str, teams: dict[str, str], scope: AccessScope) -> str | None:
+    """A team named as a filter ("team north", "north's renewals"), not as a comparison."""
+    for word, team in teams.items():
+        if re.search(rf"\b(team {word}|{word} team|{word}s? (accounts|renewals|book|portfolio|"
+                     rf"pipeline|kams))\b", text) and team != (scope.team or ""):
+            return team
     return None
-
-
-def find_direction(text: str) -> str | None:
-    lowered = text.lower()
-    if any(re.search(rf"\b{w}\b", lowered) for w in LOW_WORDS):
-        return "asc"
-    if any(re.search(rf"\b{w}\b", lowered) for w in HIGH_WORDS):
-        return "desc"
-    return None
-
-
-def find_vocabulary(text: str, vocabulary: dict[str, str]) -> str | None:
-    """The canonical term whose longest synonym occurs in the text (word boundaries)."""
-    lowered = f" {text.lower()} "
-    best: tuple[int, str] | None = None
-    for phrase, canonical in vocabulary.items():
-        if re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", lowered) and (
-            best is None or len(phrase) > best[0]
-        ):
-            best = (len(phrase), canonical)
-    return best[1] if best else None
-
-
-def find_account_id(text: str) -> str | None:
-    match = ACCOUNT_ID.search(text)
-    return match.group(0).upper() if match else None

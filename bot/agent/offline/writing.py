@@ -1,36 +1,62 @@
 """Writing for the offline model: answers from tool results with the templates in
-prompts/answers/, every one marked as the offline model's."""
+prompts/answers/, the figure asked for first, every answer marked as the offline model's.
+
+Each tool result is written by its tool's template (a KPI, a ranking, a list); results
+of one request follow each other in the order planned, and the as-of line closes the
+answer once. Intents that combine tools into one story (risk advice, a portfolio
+summary) have a template of their own.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from bot.agent.offline.request import Request
+from knowledge.index import CITATION
 from prompts import Prompts
 
 OFFLINE_MARK = "(offline model)"
+TOOL_TEMPLATES = {
+    "account_summary": "account_summary", "get_kpi": "kpi", "rank_accounts": "rank",
+    "at_risk_accounts": "at_risk", "renewals_due": "renewals", "stakeholder_map": "stakeholders",
+    "activity_timeline": "activities", "open_opportunities": "opportunities",
+    "open_tickets": "tickets", "customer_kpis": "customer_kpis",
+    "compare_periods": "compare_periods", "search_guidance": "guidance",
+    "draft_account_plan": "draft_plan", "draft_qbr_agenda": "draft_agenda",
+    "draft_qbr_prep_note": "draft_prep",
+}
+STORY_INTENTS = ("risk_advice", "portfolio")
 
 
-def write_answer(
-    prompts: Prompts, intent: str, question: str, mention: str | None,
-    results: list[tuple[str, Any]],
-) -> str:
-    """The answer to `question` from the tool results of its intent's calls."""
-    by_tool: dict[str, Any] = {}
-    for name, payload in results:
-        by_tool.setdefault(name, payload)
+def write_answer(prompts: Prompts, request: Request, results: list[tuple[str, Any]]) -> str:
+    """The answer to `request` from the results of its tool calls, in planned order."""
     errors = [p for _, p in results if isinstance(p, dict) and "error" in p]
     if errors:
-        return prompts.render(
-            "answers/error.md.j2", error=errors[0], mention=mention, mark=OFFLINE_MARK
-        )
-    return prompts.render(
-        f"answers/{intent}.md.j2",
-        r=by_tool,
-        results=[payload for _, payload in results],
-        question=question,
-        mark=OFFLINE_MARK,
-    )
+        mention = request.unknown or next(iter(request.account_names.values()), None)
+        return prompts.render("answers/error.md.j2", error=errors[0], mention=mention,
+                              mark=OFFLINE_MARK)
+    label = request.period.label if request.period else None
+    if request.intent in STORY_INTENTS:
+        by_tool: dict[str, Any] = {}
+        for name, payload in results:
+            by_tool.setdefault(name, payload)
+        body = prompts.render(f"answers/{request.intent}.md.j2", r=by_tool,
+                              results=[p for _, p in results], question=request.question,
+                              mark=OFFLINE_MARK, period_label=label)
+        return body
+    parts = [prompts.render(f"answers/{TOOL_TEMPLATES[name]}.md.j2", r={name: payload},
+                            question=request.question, period_label=label, mark=OFFLINE_MARK)
+             for name, payload in results]
+    as_of = next((p.get("as_of") for _, p in results if isinstance(p, dict) and p.get("as_of")),
+                 None)
+    footer = f"_Numbers as of {as_of}._ {OFFLINE_MARK}" if as_of else OFFLINE_MARK
+    return "\n".join([*parts, footer])
+
+
+def reply(prompts: Prompts, template: str, **values: Any) -> str:
+    """A reply without tool results (a question back, a refusal), marked as offline."""
+    return prompts.render(f"answers/{template}.md.j2", **values).rstrip() + f" {OFFLINE_MARK}"
 
 
 def shorten(answer: str, lines: int = 4) -> str:
@@ -43,6 +69,7 @@ def shorten(answer: str, lines: int = 4) -> str:
         kept.append(line)
         if len(kept) >= lines:
             break
-    citations = sorted(set(re.findall(r"\[[^\[\]]+ › [^\[\]]+\]", answer)) - set("".join(kept)))
+    cited = {f"[{c}]" for c in CITATION.findall(answer)}
+    citations = sorted(cited - set(re.findall(r"\[[^\[\]]+\]", "".join(kept))))
     tail = [f"Sources: {', '.join(citations)}"] if citations else []
     return "\n".join([*kept, *tail, OFFLINE_MARK])
