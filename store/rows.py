@@ -7,8 +7,9 @@ integer cents).
 
 from __future__ import annotations
 
+import typing
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -57,21 +58,40 @@ Text = Annotated[str, Field(max_length=10_000)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
 
 
+DateWindow = tuple[int, int]
+"""How far a date may lie (years before the as-of date, years after today) before the
+importer calls it a typo (store/importer.py, `Limits`)."""
+EVENT_DATES: DateWindow = (20, 1)
+PLANNED_DATES: DateWindow = (20, 20)  # a contract's end, an expected close: years ahead is normal
+HISTORY_DATES: DateWindow = (100, 1)  # "customer since" may go back decades
+
+
 def _literal(values: tuple[str, ...]):
     return Literal[values]  # type: ignore[valid-type]
 
 
 class Row(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+    # Date columns whose window is not EVENT_DATES.
+    date_windows: ClassVar[dict[str, DateWindow]] = {}
 
     @classmethod
-    def amount_columns(cls) -> list[str]:
-        """Database names of the money columns: amounts in currency units -> integer cents."""
-        return [
-            f.serialization_alias
-            for f in cls.model_fields.values()
+    def date_columns(cls) -> dict[str, DateWindow]:
+        """Every date column with the window its dates must fall in."""
+        return {
+            name: cls.date_windows.get(name, EVENT_DATES)
+            for name, f in cls.model_fields.items()
+            if f.annotation is date or date in typing.get_args(f.annotation)
+        }
+
+    @classmethod
+    def amount_columns(cls) -> dict[str, str]:
+        """The money columns, CSV name -> database name: currency units -> integer cents."""
+        return {
+            name: f.serialization_alias
+            for name, f in cls.model_fields.items()
             if f.serialization_alias and f.serialization_alias.endswith("_cents")
-        ]
+        }
 
 
 class UserRow(Row):
@@ -85,6 +105,8 @@ class UserRow(Row):
 
 
 class AccountRow(Row):
+    date_windows: ClassVar[dict[str, DateWindow]] = {"created_on": HISTORY_DATES}
+
     account_id: Id
     name: Text
     owner_user_id: Id
@@ -140,6 +162,8 @@ class CostToServeRow(Row):
 
 
 class OpportunityRow(Row):
+    date_windows: ClassVar[dict[str, DateWindow]] = {"expected_close": PLANNED_DATES}
+
     opportunity_id: Id
     account_id: Id
     kind: _literal(OPPORTUNITY_KINDS)
@@ -152,6 +176,8 @@ class OpportunityRow(Row):
 
 
 class ContractRow(Row):
+    date_windows: ClassVar[dict[str, DateWindow]] = {"end_date": PLANNED_DATES}
+
     contract_id: Id
     account_id: Id
     start_date: date

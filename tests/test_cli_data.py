@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from store.db import make_engine
-from store.models import Account, User
+from store.models import Account, Order, User
 
 GOOD = {
     "users.csv": "user_id,name,email,role,team,slack_user_id,manager_id\n"
@@ -139,3 +139,73 @@ def test_unknown_setting_exits_2_with_one_line(workdir):
     assert result.stderr.splitlines() == [
         "error: Unknown setting KAM_LMM: check the spelling (see README, 'Configuration')."
     ]
+
+
+# --- imports that cannot hurt (issue 12) -----------------------------------------------------
+
+PRODUCTS = "product_id,name,product_line\nP1,Pressure sensor,Sensors\n"
+ORDERS = "order_id,account_id,product_id,order_date,quantity,revenue,cost\n"
+
+
+def test_import_prints_markup_in_values_and_column_names_as_written(workdir):
+    accounts = "account_id,name,owner_user_id,tier,[/]\nA1,Evil [/] Corp,u_anna,Evil [/] Corp,x\n"
+    folder = write_folder(workdir / "exports", {**GOOD, "accounts.csv": accounts})
+
+    result = kam("import", str(folder))
+
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    lines = result.stderr.splitlines()
+    assert "warning: accounts.csv:1: [/]: unknown column, ignored" in lines
+    assert (
+        "accounts.csv:2: tier: unknown value 'Evil [/] Corp'; "
+        "expected one of 'key', 'strategic', 'growth' or 'maintain'"
+    ) in lines
+
+
+def test_import_refuses_an_order_dated_2062_unless_any_date_is_allowed(workdir):
+    files = {
+        **GOOD,
+        "products.csv": PRODUCTS,
+        "orders.csv": ORDERS + "O1,A1,P1,2062-09-30,1,10,6\n",
+    }
+    folder = write_folder(workdir / "exports", files)
+
+    refused = kam("import", str(folder))
+    accepted = kam("import", "--allow-any-date", str(folder))
+
+    assert refused.exit_code == 1
+    assert "orders.csv:2: order_date: date 2062-09-30 is out of range" in refused.stderr
+    assert "--allow-any-date accepts it" in refused.stderr
+    assert accepted.exit_code == 0, accepted.output
+    assert count(workdir, Order) == 1
+
+
+def test_import_caps_money_per_row_at_kam_max_amount(workdir):
+    files = {
+        **GOOD,
+        "products.csv": PRODUCTS,
+        "orders.csv": ORDERS + "O1,A1,P1,2026-01-05,1,100.01,6\n",
+    }
+    folder = write_folder(workdir / "exports", files)
+
+    result = kam("import", str(folder), KAM_MAX_AMOUNT="100")
+
+    assert result.exit_code == 1
+    assert (
+        "orders.csv:2: revenue: 100.01 is out of range: must be at most 100.00 "
+        "(the KAM_MAX_AMOUNT setting)"
+    ) in result.stderr.splitlines()
+    assert count(workdir, Order) == 0
+
+
+def test_import_reports_a_million_character_value_with_its_line(workdir):
+    accounts = f"account_id,name,owner_user_id\nA1,{'x' * 1_000_000},u_anna\n"
+    folder = write_folder(workdir / "exports", {**GOOD, "accounts.csv": accounts})
+
+    result = kam("import", str(folder))
+
+    assert result.exit_code == 1
+    assert "accounts.csv:2: a value is longer than 10,000 characters" in result.stderr.splitlines()
+    assert "Traceback" not in result.output

@@ -175,13 +175,22 @@ def month_plan(period: Period) -> MonthPlan:
     return MonthPlan(first, last, tuple(add), tuple(subtract))
 
 
-def latest_order_date(session: Session) -> date | None:
-    """The latest order date in the store (the default `as_of`), or None when there are none."""
-    return session.execute(select(func.max(Order.order_date))).scalar_one_or_none()
+def latest_order_date(session: Session, not_after: date | None = None) -> date | None:
+    """The latest order date in the store (up to `not_after` if given), or None."""
+    stmt = select(func.max(Order.order_date))
+    if not_after is not None:
+        stmt = stmt.where(Order.order_date <= not_after)
+    return session.execute(stmt).scalar_one_or_none()
 
 
-def resolve_as_of(session: Session, as_of: date | None) -> date:
-    """`as_of` if given, else the latest order date, else today (an empty store)."""
+def resolve_as_of(session: Session, as_of: date | None, today: date | None = None) -> date:
+    """`as_of` if given, else the latest order date not after today, else today.
+
+    Orders dated in the future are ignored: one order mistyped as 2062 (or 9999-12-31) must
+    not move every 12-month figure to an empty year, nor past the last date Python can add
+    to. `today` is for tests; by default the system clock.
+    """
     if as_of is not None:
         return as_of
-    return latest_order_date(session) or date.today()
+    today = today or date.today()
+    return latest_order_date(session, not_after=today) or today

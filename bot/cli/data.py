@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -22,7 +23,7 @@ from bot.cli.common import console, err_console, warn
 from bot.factory import build_services
 from store.db import current_revision, make_engine, upgrade
 from store.demo import generate
-from store.importer import ImportFailed, ImportReport, import_paths
+from store.importer import ImportFailed, ImportReport, Limits, import_paths
 
 db_app = typer.Typer(help="Create or upgrade the database schema.", no_args_is_help=True)
 
@@ -46,9 +47,16 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
     console.print(f"Schema {before or 'empty'} -> {current_revision(engine)}.")
 
 
-def run_import(paths: list[Path]) -> ImportReport:
+def run_import(paths: list[Path], *, allow_any_date: bool = False) -> ImportReport:
     """Import CSV files with a progress bar; print every error and exit 1 if any."""
-    services = build_services(common.settings())
+    settings = common.settings()
+    services = build_services(settings)
+    limits = Limits(
+        today=date.today(),
+        as_of=settings.kam_as_of,
+        any_date=allow_any_date,
+        max_amount_cents=int(settings.kam_max_amount * 100),
+    )
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -65,7 +73,7 @@ def run_import(paths: list[Path]) -> ImportReport:
             bar.update(tasks[name], completed=done, total=max(total, done))
 
         try:
-            report = import_paths(services.engine, paths, progress)
+            report = import_paths(services.engine, paths, progress, limits)
         except ImportFailed as exc:
             for warning in exc.warnings:
                 warn(warning)
@@ -90,10 +98,16 @@ def import_command(
     paths: list[Path] = typer.Argument(
         ..., help="CSV files named after their table (orders.csv, ...) or folders holding them."
     ),
+    allow_any_date: bool = typer.Option(
+        False,
+        "--allow-any-date",
+        help="Accept any date from 1900 to 2999, not only the sanity range "
+        "(e.g. orders from 20 years back to 1 year ahead).",
+    ),
 ) -> None:
     """Validate and import CSV exports; all or nothing (see docs/data-format.md)."""
     started = time.perf_counter()
-    report = run_import(paths)
+    report = run_import(paths, allow_any_date=allow_any_date)
     print_report(report, time.perf_counter() - started)
 
 
