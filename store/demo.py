@@ -14,10 +14,12 @@ from __future__ import annotations
 import csv
 import math
 import random
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Literal
 
 END = date(2026, 9, 30)
 """The last order date in the demo data (so the KPI `as_of` defaults to it)."""
@@ -193,6 +195,54 @@ NAME_B = [
     "Plastics",
 ]
 NAME_C = ["", " Inc", " Ltd", " GmbH", " AG", " SA", " Group", " Holdings", " Corp", " & Co"]
+
+# The same data set with international names (`kam demo-data --names intl`): accents,
+# apostrophes and ampersands as real customer and colleague names have them. Every name
+# maps one to one, so the stories, figures and owners are those of the default names.
+INTL_STORY_NAMES = {
+    "A0001": "Müller Maschinenbau", "A0002": "Müller Lebensmittel", "A0003": "Ålesund Logistikk",
+    "A0004": "O'Hara & Daughters", "A0005": "Halcyon Hospital Group",
+    "A0006": "Zürich Komponenten AG", "A0007": "Søndergaard Retail Group", "A0008": "Łódź Pharma",
+}
+INTL_USER_NAMES = {
+    "u_mgr_north": "María Núñez", "u_mgr_south": "Søren Okafor", "u_kam_anna": "Zoë Ødegaard",
+    "u_kam_ben": "Björn Carvalho", "u_kam_chloe": "Chloé Lefèvre", "u_kam_dev": "Dhruv Patil",
+    "u_kam_emma": "Renée Fischer", "u_kam_felix": "Félix García",
+}
+INTL_A = dict(zip(NAME_A, [
+    "Nordström", "Bäcker", "Château", "Crédit", "Société", "Øresund", "Lindqvist", "Kraków",
+    "Sågverk", "Jönköping", "Malmö", "Göteborg", "Zaragoza", "Córdoba", "Málaga", "Genève",
+    "Düsseldorf", "Münster", "Tromsø", "Århus", "Reykjavík", "Brașov", "Plzeň", "Győr", "Ærø",
+    "Ísafjörður", "Côte", "Río", "Niña", "Perón", "Fjäll", "Håkon", "Ångström", "Jürgen", "Åkesson",
+    "Ørsted"], strict=True))
+INTL_B = dict(zip(NAME_B, [
+    "Lebensmittel", "Logística", "Santé", "Détail", "Énergie", "Motoren", "Kemi", "Systèmes",
+    "Fabrik", "Laboratoires", "Farmacéutica", "Frakt", "Métaux", "Textil", "Emballage", "Dynamik",
+    "Robótica", "Minería", "Marítima", "Aéronautique", "Alimentos Grupo", "Servicios",
+    "Plásticos"], strict=True))
+
+
+def intl_name(account_id: str, name: str) -> str:
+    """The international twin of a default account name (same words, other names)."""
+    story = next((s for s in STORIES if s.name == name), None)
+    if story is not None:
+        return INTL_STORY_NAMES[story.account_id]
+    first, rest = name.split(" ", 1)
+    for b in sorted(NAME_B, key=len, reverse=True):
+        if rest.startswith(b):
+            return f"{INTL_A[first]} {INTL_B[b]}{rest[len(b):]}"
+    raise ValueError(f"not a generated account name: {name}")
+
+
+# Letters NFKD does not take apart, for e-mail addresses.
+_ASCII = str.maketrans({"ø": "o", "Ø": "O", "å": "a", "Å": "A", "æ": "ae", "ł": "l", "Ł": "L"})
+
+
+def _email(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name.translate(_ASCII))
+    ascii_name = ascii_name.encode("ascii", "ignore").decode()
+    return ascii_name.lower().replace(" ", ".").replace("'", "") + "@example.com"
+
 
 CUSTOMER_KPIS = [
     ("On-time delivery %", 98.0, True),
@@ -385,8 +435,10 @@ def generate(
     accounts: int = 60,
     seed: int = 7,
     progress: Callable[[int, int], None] | None = None,
+    names: Literal["default", "intl"] = "default",
 ) -> DemoSummary:
-    """Write the demo CSV files into `out_dir`; return row counts per table."""
+    """Write the demo CSV files into `out_dir`; return row counts per table. `names="intl"`
+    gives the same data set with international names (accents, apostrophes)."""
     if accounts < MIN_ACCOUNTS:
         raise ValueError(f"--accounts must be at least {MIN_ACCOUNTS} (the demo stories need them)")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -401,8 +453,9 @@ def generate(
         counts[table] += 1
 
     for user_id, name, role, team, slack, manager in USERS:
-        email = name.lower().replace(" ", ".") + "@example.com"
-        emit("users", [user_id, name, email, role, team, slack, manager])
+        if names == "intl":
+            name = INTL_USER_NAMES.get(user_id, name)
+        emit("users", [user_id, name, _email(name), role, team, slack, manager])
     for line, (_, products) in PRODUCT_LINES.items():
         for product_id, name, _ in products:
             emit("products", [product_id, name, line])
@@ -410,6 +463,8 @@ def generate(
         emit("value_factors", [factor, f"{weight:.2f}", description])
 
     plans = _plan_accounts(rng, accounts)
+    for plan in plans if names == "intl" else ():
+        plan.name = intl_name(plan.account_id, plan.name)
     for index, plan in enumerate(plans):
         _write_account(rng, plan, emit, writer, counts)
         if progress and (index + 1) % 100 == 0:

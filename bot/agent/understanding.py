@@ -13,6 +13,7 @@ confusion table.
 
 from __future__ import annotations
 
+import csv
 import time
 import uuid
 from collections import Counter
@@ -25,6 +26,8 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.agent.offline.lexicon import Lexicon
+from bot.agent.offline.names import NameIndex, named, tokens
 from bot.assistant import Answer, Assistant
 from prompts import fmt
 from store.access import resolve_scope
@@ -47,7 +50,7 @@ def load(path: Path) -> list[dict[str, Any]]:
     return cases
 
 
-def normal(call: dict[str, Any]) -> tuple[str, frozenset]:
+def normal(call: dict[str, Any]) -> tuple[str, frozenset[tuple[str, str]]]:
     """A call as (tool, arguments) without defaults; thresholds make order and n moot."""
     args = {k: v for k, v in call["args"].items()
             if k not in IGNORED and v is not None and DEFAULTS.get(k, object()) != v}
@@ -57,7 +60,7 @@ def normal(call: dict[str, Any]) -> tuple[str, frozenset]:
     if call.get("tool", call.get("name")) == "compare_periods" and args.get("kind") == "year":
         args.pop("kind")
     frozen = frozenset((k, _plain(v)) for k, v in args.items())
-    return call.get("tool", call.get("name")), frozen
+    return str(call.get("tool") or call.get("name")), frozen
 
 
 def _plain(value: Any) -> str:
@@ -168,14 +171,56 @@ def _show(calls: Counter) -> str:
                      for (tool, args) in sorted(calls, key=str)) or "none"
 
 
+class Renamer:
+    """Rewrites questions written for one data set to another with the same ids and other
+    names: each name typed (whole, partly, with a typo) becomes the other data set's name
+    with as many words, typed as people type it (lowercase, no accents)."""
+
+    def __init__(self, old: dict[str, str], new: dict[str, str]):
+        self.index = NameIndex([named(key, name) for key, name in old.items()],
+                               Lexicon().stopwords)
+        self.new = {key: tokens(name) for key, name in new.items()}
+        # Later words of names on their own ("the foods one" after "which Acme?"), where the
+        # two data sets agree on what they become.
+        pairs: dict[str, set[str]] = {}
+        for key, name in old.items():
+            before, after = tokens(name), self.new.get(key, [])
+            if len(before) == len(after):
+                for a, b in zip(before[1:], after[1:], strict=True):
+                    pairs.setdefault(a, set()).add(b)
+        self.words = {a: b.pop() for a, b in pairs.items() if len(b) == 1}
+
+    @classmethod
+    def from_demo(cls, old_dir: Path, new_dir: Path) -> Renamer:
+        """From two demo data folders (accounts.csv and users.csv of each)."""
+        def names(folder: Path) -> dict[str, str]:
+            out = {}
+            for table, key in (("accounts", "account_id"), ("users", "user_id")):
+                with (folder / f"{table}.csv").open(encoding="utf-8") as handle:
+                    out.update({row[key]: row["name"] for row in csv.DictReader(handle)})
+            return out
+
+        return cls(names(old_dir), names(new_dir))
+
+    def __call__(self, question: str) -> str:
+        words = tokens(question)
+        mentions = self.index.find(words)
+        for mention in reversed(mentions):
+            replacement = self.new[mention.keys[0]][:mention.end - mention.start]
+            words[mention.start:mention.end] = replacement
+        if not mentions:
+            words = [self.words.get(w, w) for w in words]
+        return " ".join(words)
+
+
 def run(assistant: Assistant, sessions: sessionmaker[Session], path: Path,
-        rename: dict[str, str] | None = None) -> UnderstandingReport:
-    """Ask every case of `path`; `rename` maps words of the questions to another data set's."""
+        rename: Renamer | None = None) -> UnderstandingReport:
+    """Ask every case of `path`; `rename` rewrites the questions for another data set."""
     facts = ExpectedFacts(sessions)
     prefix = uuid.uuid4().hex[:8]
     results = []
     for case in load(path):
-        question = _renamed(case["question"], rename) if rename else case["question"]
+        question = rename(case["question"]) if rename else case["question"]
         thread = f"understand-{prefix}-{case.get('thread') or case['id']}"
         started = time.perf_counter()
         answer = assistant.answer(case["user"], question, thread)
@@ -185,8 +230,3 @@ def run(assistant: Assistant, sessions: sessionmaker[Session], path: Path,
         results.append(CaseResult(case["id"], question, case["intent"], answer.intent or "-",
                                   request_ok, facts_ok, problems, answer.text))
     return UnderstandingReport(results)
-
-
-def _renamed(question: str, rename: dict[str, str]) -> str:
-    words = question.split()
-    return " ".join(rename.get(w.lower().strip("?.,!'s"), w) for w in words)

@@ -1,9 +1,11 @@
 """The intent classifier: logistic regression over character and word n-grams of the masked
 question (names as ACCOUNT / PERSON, KPI words as one token per KPI).
 
-Chosen by measurement on the held-out dev set (docs/assistant.md): n-grams alone scored
-as well as n-grams plus MiniLM sentence embeddings, train in ~2 s instead of ~40 s on 2
-cores, and need no model at start-up. Trained once per content of its inputs (templates,
+Chosen by measurement (docs/assistant.md, intent accuracy of the classifier alone on the
+two held-out sets): n-grams 96.9 % and 93.3 %; n-grams plus MiniLM sentence embeddings
+96.9 % and 94.7 %; embeddings alone 91.9 % and 88.0 %. The embeddings' gain is two
+questions of 150, while they cost ~35 s more training on 2 cores and an embedding call
+per question, so n-grams alone. Trained once per content of its inputs (templates,
 examples, lexicon) and cached in the data directory.
 """
 
