@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
 from pathlib import Path
+from types import GenericAlias
+from typing import TYPE_CHECKING, cast
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Connection, Engine, Select, delete, func, insert, select
+from pydantic_core import ErrorDetails
+from sqlalchemy import Connection, Engine, Select, Table, delete, func, insert, select
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from store import rows as r
@@ -45,6 +48,9 @@ from store.models import (
     ValueFactor,
 )
 from store.sql import chunked, execute_many, month_start, upsert
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeForm
 
 MAX_REPORTED_ERRORS = 100
 MAX_ROWS_PER_FILE = 10_000_000
@@ -76,6 +82,10 @@ class TableSpec:
     foreign_keys: dict[str, str] = field(default_factory=dict)
     # columns other than the key that must be unique across the table
     unique: tuple[str, ...] = ()
+
+    @property
+    def table(self) -> Table:
+        return Base.metadata.tables[self.model.__tablename__]
 
     @property
     def id_column(self) -> str | None:
@@ -295,7 +305,7 @@ def read_text(path: Path) -> str:
         ) from None
 
 
-def _describe(err: dict) -> str:
+def _describe(err: ErrorDetails) -> str:
     kind, value, ctx = err["type"], err.get("input"), err.get("ctx") or {}
     if kind == "missing":
         return "required value missing"
@@ -454,7 +464,9 @@ def _validate(
 ) -> tuple[list[dict], list[int], list[int]]:
     """Validate every row in pydantic-core; return the valid rows as database values, their
     lines, and the indexes of the rejected rows (each reported in `errors`)."""
-    adapter = TypeAdapter(list[model])
+    # `list[model]`, built at run time: to a type checker `model` is a variable, not a type.
+    rows_type = cast("TypeForm[list[r.Row]]", GenericAlias(list, (model,)))
+    adapter = TypeAdapter(rows_type)
     rejected: list[int] = []
     try:
         items = adapter.validate_python(raw)
@@ -595,6 +607,8 @@ def _check_unique(engine: Engine, parsed: dict[str, _Parsed]) -> list[ImportIssu
     errors: list[ImportIssue] = []
     for item in parsed.values():
         key = item.spec.id_column
+        if key is None:  # unique columns are declared only on tables with a single-column id
+            continue
         for column in item.spec.unique:
             model = item.spec.model
             with engine.connect() as conn:
@@ -722,15 +736,15 @@ def _write(engine: Engine, parsed: dict[str, _Parsed]) -> list[TableResult]:
             item = parsed.get(spec.name)
             if item is None:
                 continue
-            table = spec.model.__table__
-            before = conn.scalar(select(func.count()).select_from(table))
+            table = spec.table
+            before = conn.execute(select(func.count()).select_from(table)).scalar_one()
             rows = item.rows
             self_ref = [c for c, t in spec.foreign_keys.items() if t == spec.name]
             if self_ref:
                 rows = _parents_first(item, self_ref[0])
             with _secondary_indexes_deferred(conn, table, len(rows)):
                 execute_many(conn, upsert(table, spec.key, dialect), rows)
-            after = conn.scalar(select(func.count()).select_from(table))
+            after = conn.execute(select(func.count()).select_from(table)).scalar_one()
             inserted = after - before
             results.append(
                 TableResult(spec.name, item.file, len(rows), inserted, len(rows) - inserted)
@@ -841,7 +855,11 @@ def refresh_order_aggregates(conn, account_ids: set[str] | None, dialect: str) -
 
 
 def _refresh_aggregate(
-    conn, model: type[Base], aggregate: Select, source_account, account_ids: set[str] | None
+    conn,
+    model: type[OrderMonthly] | type[AccountMonthly],
+    aggregate: Select,
+    source_account,
+    account_ids: set[str] | None,
 ) -> None:
     """Replace the rows of `model` for `account_ids` (all rows when None, or when there are
     too many to go account by account) with `aggregate`, whose columns are the model's

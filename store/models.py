@@ -7,6 +7,7 @@ units with up to two decimals and the importer converts them exactly.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -24,17 +25,33 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-ROLES = ("kam", "manager", "admin")
-TIERS = ("key", "strategic", "growth", "maintain")
-KAM_CATEGORIES = ("growth", "harmony", "value")
-BUYING_ROLES = ("decision_maker", "economic_buyer", "influencer", "user", "champion", "blocker")
-CONTACT_STATUSES = ("active", "left")
-OPPORTUNITY_KINDS = ("new", "upsell", "cross_sell", "renewal")
-OPPORTUNITY_STAGES = ("open", "won", "lost")
-SURVEY_KINDS = ("nps", "csat")
-SURVEY_SUBJECTS = ("company", "kam")
-SEVERITIES = ("low", "medium", "high", "critical")
-ACTIVITY_KINDS = ("meeting", "call", "email", "qbr", "visit")
+# The allowed values of the enumerated columns: a Literal type for the CSV row models
+# (store/rows.py) and the same values as a tuple for checks at run time.
+Role = Literal["kam", "manager", "admin"]
+Tier = Literal["key", "strategic", "growth", "maintain"]
+KamCategory = Literal["growth", "harmony", "value"]
+BuyingRole = Literal[
+    "decision_maker", "economic_buyer", "influencer", "user", "champion", "blocker"
+]
+ContactStatus = Literal["active", "left"]
+OpportunityKind = Literal["new", "upsell", "cross_sell", "renewal"]
+OpportunityStage = Literal["open", "won", "lost"]
+SurveyKind = Literal["nps", "csat"]
+SurveySubject = Literal["company", "kam"]
+Severity = Literal["low", "medium", "high", "critical"]
+ActivityKind = Literal["meeting", "call", "email", "qbr", "visit"]
+
+ROLES: tuple[str, ...] = get_args(Role)
+TIERS: tuple[str, ...] = get_args(Tier)
+KAM_CATEGORIES: tuple[str, ...] = get_args(KamCategory)
+BUYING_ROLES: tuple[str, ...] = get_args(BuyingRole)
+CONTACT_STATUSES: tuple[str, ...] = get_args(ContactStatus)
+OPPORTUNITY_KINDS: tuple[str, ...] = get_args(OpportunityKind)
+OPPORTUNITY_STAGES: tuple[str, ...] = get_args(OpportunityStage)
+SURVEY_KINDS: tuple[str, ...] = get_args(SurveyKind)
+SURVEY_SUBJECTS: tuple[str, ...] = get_args(SurveySubject)
+SEVERITIES: tuple[str, ...] = get_args(Severity)
+ACTIVITY_KINDS: tuple[str, ...] = get_args(ActivityKind)
 PLAN_STATUSES = ("draft", "final")
 
 NAMING = {

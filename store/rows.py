@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import typing
 from datetime import date
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from store.models import (
-    ACTIVITY_KINDS,
-    BUYING_ROLES,
-    CONTACT_STATUSES,
-    KAM_CATEGORIES,
-    OPPORTUNITY_KINDS,
-    OPPORTUNITY_STAGES,
-    ROLES,
-    SEVERITIES,
-    SURVEY_KINDS,
-    SURVEY_SUBJECTS,
-    TIERS,
+    ActivityKind,
+    BuyingRole,
+    ContactStatus,
+    KamCategory,
+    OpportunityKind,
+    OpportunityStage,
+    Role,
+    Severity,
+    SurveyKind,
+    SurveySubject,
+    Tier,
 )
 
 
@@ -66,10 +66,6 @@ PLANNED_DATES: DateWindow = (20, 20)  # a contract's end, an expected close: yea
 HISTORY_DATES: DateWindow = (100, 1)  # "customer since" may go back decades
 
 
-def _literal(values: tuple[str, ...]):
-    return Literal[values]  # type: ignore[valid-type]
-
-
 class Row(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
     # Date columns whose window is not EVENT_DATES.
@@ -98,7 +94,7 @@ class UserRow(Row):
     user_id: Id
     name: Text
     email: Text
-    role: _literal(ROLES)
+    role: Role
     team: str | None = None
     slack_user_id: str | None = None
     manager_id: Id | None = None
@@ -112,11 +108,11 @@ class AccountRow(Row):
     owner_user_id: Id
     industry: str | None = None
     region: str | None = None
-    tier: _literal(TIERS) | None = None
+    tier: Tier | None = None
     wallet_estimate: NonNegativeAmount | None = Field(
         None, serialization_alias="wallet_estimate_cents"
     )
-    kam_category: _literal(KAM_CATEGORIES) | None = None
+    kam_category: KamCategory | None = None
     parent_account_id: Id | None = None
     created_on: date | None = None
 
@@ -127,9 +123,9 @@ class ContactRow(Row):
     name: Text
     title: str | None = None
     department: str | None = None
-    buying_role: _literal(BUYING_ROLES) | None = None
+    buying_role: BuyingRole | None = None
     relationship_strength: Annotated[int, Field(ge=1, le=5)] | None = None
-    status: _literal(CONTACT_STATUSES) = "active"
+    status: ContactStatus = "active"
 
 
 class ProductRow(Row):
@@ -166,10 +162,10 @@ class OpportunityRow(Row):
 
     opportunity_id: Id
     account_id: Id
-    kind: _literal(OPPORTUNITY_KINDS)
+    kind: OpportunityKind
     product_id: Id | None = None
     amount: NonNegativeAmount = Field(serialization_alias="amount_cents")
-    stage: _literal(OPPORTUNITY_STAGES)
+    stage: OpportunityStage
     created_on: date
     closed_on: date | None = None
     expected_close: date | None = None
@@ -197,9 +193,9 @@ class SurveyRow(Row):
     account_id: Id
     contact_id: Id | None = None
     responded_on: date
-    kind: _literal(SURVEY_KINDS)
+    kind: SurveyKind
     score: Annotated[int, Field(ge=0, le=10)]
-    subject: _literal(SURVEY_SUBJECTS) = "company"
+    subject: SurveySubject = "company"
     comment: Text | None = None
 
     @model_validator(mode="after")
@@ -214,7 +210,7 @@ class TicketRow(Row):
     account_id: Id
     opened_on: date
     closed_on: date | None = None
-    severity: _literal(SEVERITIES)
+    severity: Severity
     subject: Text | None = None
 
 
@@ -223,7 +219,7 @@ class ActivityRow(Row):
     account_id: Id
     contact_id: Id | None = None
     user_id: Id | None = None
-    kind: _literal(ACTIVITY_KINDS)
+    kind: ActivityKind
     occurred_on: date
     notes: Text | None = None
 

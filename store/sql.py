@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 
-from sqlalchemy import Connection, Date, Insert, Table, cast, func
+from sqlalchemy import ColumnExpressionArgument, Connection, Date, Insert, Table, cast, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 
-def month_start(column: ColumnElement, dialect: str) -> ColumnElement:
+def month_start(column: ColumnExpressionArgument[date], dialect: str) -> ColumnElement[date]:
     """The first day of the month of a date column."""
     if dialect == "sqlite":
         return func.date(column, "start of month")
