@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -34,15 +35,34 @@ def fmt(value: float | str | None, unit: str | None = None) -> str:
     return str(value)
 
 
+def _sentences(text: str) -> str:
+    """Markdown as plain sentences: no headings, tables, list markers or emphasis marks; a list
+    item that does not end a sentence gets a full stop."""
+    out = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or line.startswith("|") or set(line) <= set("-=*_ "):
+            continue
+        line = re.sub(r"^([-*+]|\d+[.)])\s+", "", line)
+        line = re.sub(r"\*\*|__|`|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)", "", line).strip()
+        if line and line[-1] not in ".!?:;":
+            line += "."
+        out.append(line)
+    flat = " ".join(out)
+    if flat[:1].islower():  # a passage cut mid-sentence: start at the next sentence
+        start = re.search(r"[.!?]\s+(?=[A-Z])", flat)
+        flat = flat[start.end():] if start else flat
+    return flat
+
+
 def gist(text: str, limit: int = 320) -> str:
-    """The opening of a passage, cut at a sentence end, as one line (headings dropped)."""
-    lines = [ln.strip(" -*") for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    flat = " ".join(lines)
+    """The opening of a passage as whole sentences on one line, markdown debris removed."""
+    flat = _sentences(text)
     if len(flat) <= limit:
         return flat
-    cut = flat[:limit]
-    end = max(cut.rfind(". "), cut.rfind("; "))
-    return (cut[: end + 1] if end > limit // 3 else cut.rsplit(" ", 1)[0] + " …").strip()
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", flat[: limit + 1])]
+    cut = flat[: ends[-1]] if ends and ends[-1] > limit // 3 else flat[:limit].rsplit(" ", 1)[0]
+    return re.sub(r"\s+\d+[.)]$", "", cut).strip() + ("" if ends else " …")
 
 
 def person(contact: dict) -> str:
@@ -102,7 +122,7 @@ def working(inputs: dict, kpi: str = "") -> str:
             continue
         text = _input_value(key, value)
         if text is not None:
-            shown.append(f"{humanize(key).lower()} {text}")
+            shown.append(f"{humanize(key).lower()}: {text}")
     line = f"Working: {'; '.join(shown)}." if shown else ""
     responses = inputs.get("responses")
     if isinstance(responses, int) and responses < THIN_EVIDENCE:

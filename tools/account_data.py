@@ -21,6 +21,7 @@ from store.models import (
     Contract,
     CustomerKpi,
     Opportunity,
+    Order,
     Product,
     Ticket,
     User,
@@ -43,6 +44,18 @@ TREND_KPIS = (
     "kam_nps", "csat", "upsell_cross_sell",
 )
 CONTRACT_HORIZON_DAYS = 365
+# An account that bought in the prior year and has ordered nothing for this long is lost,
+# whatever its churn score says (no orders also means no "spend drop" against last quarter).
+LOST_AFTER_DAYS = 180
+
+
+def order_status(engine: KpiEngine, account_id: str, prior_revenue: float | None) -> dict[str, Any]:
+    """The last order date up to as-of, and whether the account is lost."""
+    last = engine.session.scalar(
+        select(func.max(Order.order_date)).where(
+            Order.account_id == account_id, Order.order_date <= engine.as_of))
+    silent = last is None or (engine.as_of - last).days > LOST_AFTER_DAYS
+    return {"last_order_date": last, "lost": bool(prior_revenue) and silent}
 ROLE_ORDER = ("decision_maker", "economic_buyer", "champion", "influencer", "user", "blocker")
 
 
@@ -75,6 +88,7 @@ def account_summary(engine: KpiEngine, account_id: str, items: int = 5) -> dict[
     }
     return {
         "account": profile(engine, account),
+        **order_status(engine, account_id, then["revenue"].value),
         "as_of": engine.as_of,
         "period": now_ctx.current,
         "prior_period": now_ctx.prior,

@@ -25,7 +25,15 @@ from tools.find import AmbiguousAccount
 from tools.kpi_config import BANDS, KpiConfig
 from tools.kpis import KPI_NAMES, KpiEngine, UnknownKpi
 from tools.payload import jsonable
-from tools.portfolio import QUADRANTS, RANKABLE, NotRankable, Portfolio
+from tools.portfolio import (
+    QUADRANTS,
+    RANKABLE,
+    CompareKind,
+    GroupBy,
+    NotRankable,
+    Order,
+    Portfolio,
+)
 from tools.selection import NOT_FOUND_MESSAGE, AccountFilter, AccountNotFound
 
 AccountRef = Annotated[
@@ -78,8 +86,8 @@ class RankArgs(PeriodArgs):
     n: int = Field(10, ge=1, le=50)
     quadrant: Literal[QUADRANTS] | None = None  # type: ignore[valid-type]
     risk_band: Literal[BANDS] | None = None  # type: ignore[valid-type]
-    min_value: float | None = Field(None, description="Only values >= this (KPI's unit)")
-    max_value: float | None = None
+    min_value: float | None = Field(None, description="Only values above this (KPI's unit)")
+    max_value: float | None = Field(None, description="Only values below this")
 
 
 class RiskArgs(PortfolioArgs):
@@ -117,20 +125,17 @@ class UnknownOwner(ValueError):
 def resolve_owner(session: Session, owner: str) -> str:
     """A user id from an id or a (case-insensitive) full or first name."""
     text = owner.strip().lower()
-    rows = session.execute(
+    ids = list(session.scalars(
         select(User.user_id).where(
             or_(func.lower(User.user_id) == text, func.lower(User.name) == text)
         )
-    ).all()
-    if len(rows) != 1:
-        rows = [
-            (user_id,)
-            for user_id, name in session.execute(select(User.user_id, User.name))
-            if name.lower().split()[0] == text
-        ]
-    if len(rows) != 1:
+    ))
+    if len(ids) != 1:
+        ids = [user_id for user_id, name in session.execute(select(User.user_id, User.name))
+               if name.lower().split()[0] == text]
+    if len(ids) != 1:
         raise UnknownOwner(owner)
-    return rows[0][0]
+    return ids[0]
 
 
 def portfolio_from(session: Session, filters: dict[str, Any]) -> Portfolio:
@@ -203,7 +208,7 @@ def make_account_tools(
     @tool("get_kpi", args_schema=KpiArgs)
     def get_kpi(
         kpi: str, runtime: ToolRuntime[CallerContext], account: str | None = None,
-        group_by: str | None = None, as_of: date | None = None, start: date | None = None,
+        group_by: GroupBy | None = None, as_of: date | None = None, start: date | None = None,
         end: date | None = None, **filters: Any,
     ) -> str:
         """One KPI with its working, for one account or rolled up over the caller's
@@ -214,7 +219,7 @@ def make_account_tools(
 
     @tool("rank_accounts", args_schema=RankArgs)
     def rank_accounts(
-        kpi: str, runtime: ToolRuntime[CallerContext], order: str = "highest", n: int = 10,
+        kpi: str, runtime: ToolRuntime[CallerContext], order: Order = "highest", n: int = 10,
         as_of: date | None = None, start: date | None = None, end: date | None = None,
         min_value: float | None = None, max_value: float | None = None, **filters: Any,
     ) -> str:
@@ -290,7 +295,7 @@ def make_account_tools(
 
     @tool("compare_periods", args_schema=CompareArgs)
     def compare_periods(
-        runtime: ToolRuntime[CallerContext], kind: str = "year", account: str | None = None,
+        runtime: ToolRuntime[CallerContext], kind: CompareKind = "year", account: str | None = None,
         as_of: date | None = None, **filters: Any,
     ) -> str:
         """Compare the main KPIs between periods (this vs last year, last quarter vs the one

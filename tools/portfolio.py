@@ -176,8 +176,8 @@ def rank_accounts(
     ctx: Ctx | None = None,
     bounds: tuple[float | None, float | None] = (None, None),
 ) -> Ranking:
-    """The `n` accounts with the highest (or lowest) value of `kpi`, within `bounds` (min,
-    max; either may be None); undefined values are counted, not ranked. Churn rankings
+    """The `n` accounts with the highest (or lowest) value of `kpi`, strictly between `bounds`
+    (min, max; either may be None); undefined values are counted, not ranked. Churn rankings
     carry the evidence items of the shown accounts."""
     kpi_spec = spec(kpi)
     if kpi_spec.unit == "label":
@@ -187,7 +187,7 @@ def rank_accounts(
     values = [(row, kpi_spec.value_of(ctx, row)) for row in rows]
     low, high = bounds
     defined = [(row, v) for row, v in values if v is not None
-               and (low is None or v >= low) and (high is None or v <= high)]
+               and (low is None or v > low) and (high is None or v < high)]
     undefined = len(values) - len(defined)
     if min_band:
         if kpi != "churn_risk":
@@ -330,7 +330,7 @@ def compare(
         else:
             results.append((rollup(ctx, kpis, rows), len(rows)))
     (now, count), (then, _) = results
-    if now is None:
+    if now is None or then is None:
         raise AccountNotFound()
     return Comparison(kind, current, base, None if account_id else portfolio.describe(),
                       account_id, count, {k: (now[k], then[k]) for k in kpis})

@@ -112,7 +112,7 @@ def demo_command(
     """The main job end to end: demo data, knowledge index, six showcase questions."""
     from bot.cli.data import demo_data_command
 
-    demo_data_command(accounts=accounts, seed=7, out=Path("data/demo"), load=True)
+    demo_data_command(accounts=accounts, seed=7, out=Path("data/demo"), load=True, names="default")
     settings, assistant = load_assistant()
     for user, question in SHOWCASE:
         console.rule(Text.assemble((user, "bold"), f": {question}"))

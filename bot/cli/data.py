@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.progress import (
@@ -116,13 +117,15 @@ def demo_data_command(
     seed: int = typer.Option(7, help="Random seed; the same seed gives identical files."),
     out: Path = typer.Option(Path("data/demo"), help="Folder for the generated CSV files."),
     load: bool = typer.Option(True, "--import/--no-import", help="Import the files afterwards."),
+    names: Literal["default", "intl"] = typer.Option(
+        "default", help="intl: the same data with international names (accents, apostrophes)."),
 ) -> None:
     """Generate realistic, deterministic demo CSVs and import them."""
     started = time.perf_counter()
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task("generating accounts", total=accounts)
         summary = generate(
-            out, accounts, seed, lambda done, total: bar.update(task, completed=done)
+            out, accounts, seed, lambda done, total: bar.update(task, completed=done), names
         )
     console.print(
         f"Wrote {sum(summary.rows.values()):,} rows ({summary.rows['orders']:,} order lines) "

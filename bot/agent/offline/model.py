@@ -11,11 +11,11 @@ matches nothing the caller may see, and never runs a tool for a request it canno
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -30,10 +30,12 @@ from bot.agent.offline.request import NEEDS_ACCOUNT, Request
 from bot.agent.offline.writing import OFFLINE_MARK, reply, shorten, write_answer
 from prompts import Prompts
 from store.access import AccessScope
+from tools.context import CallerContext
 from tools.payload import loads
 
 log = logging.getLogger(__name__)
 REQUEST_KEY = "kam_request"
+ModelHandler = Callable[[ModelRequest[CallerContext]], ModelResponse]
 
 
 class OfflineBrain:
@@ -135,10 +137,12 @@ def parse(content: object) -> Any:
     return value if value is not None else {"text": str(content)}
 
 
-class CallerScope(AgentMiddleware):
+class CallerScope(AgentMiddleware[AgentState[Any], CallerContext]):
     """Give the offline model the caller's scope, so it matches only names the caller may see."""
 
-    def wrap_model_call(self, request: ModelRequest, handler) -> ModelResponse:
+    def wrap_model_call(
+        self, request: ModelRequest[CallerContext], handler: ModelHandler
+    ) -> ModelResponse:
         if isinstance(request.model, OfflineChatModel):
             scoped = request.model.model_copy(update={"scope": request.runtime.context.scope})
             request = request.override(model=scoped)

@@ -88,8 +88,9 @@ class Mention:
 class NameIndex:
     """Finds mentions of a set of names in a question's tokens."""
 
-    def __init__(self, names: Iterable[Named], common: set[str]):
-        self.names = [n for n in names if n.words]
+    def __init__(self, names: Iterable[Named | list[Named]], common: set[str]):
+        flat = [n for item in names for n in (item if isinstance(item, list) else [item])]
+        self.names = [n for n in flat if n.words]
         self.common = common
         self.by_first: dict[str, list[Named]] = {}
         self._first_cache: dict[str, list[Named]] = {}
@@ -154,5 +155,10 @@ class NameIndex:
         return sorted(kept, key=lambda m: m.start)
 
 
-def named(key: str, label: str, first_alone: bool = True) -> Named:
-    return Named(key, label, tuple(tokens(label)), first_alone)
+def named(key: str, label: str, first_alone: bool = True) -> list[Named]:
+    """How `label` may be typed: folded, and with any apostrophe as a space ("o hara")."""
+    forms = [Named(key, label, tuple(tokens(label)), first_alone)]
+    if "'" in label or "’" in label:
+        spaced = tuple(tokens(label.replace("'", " ").replace("’", " ")))
+        forms.append(Named(key, label, spaced, first_alone))
+    return forms

@@ -109,7 +109,7 @@ def _rank(r: Request) -> list[dict[str, Any]]:
         key = "max_value" if r.threshold.op == "below" else "min_value"
         bounds[key] = r.threshold.value
         n = n or THRESHOLD_N
-        order = None
+        order = "lowest" if r.threshold.op == "below" else None  # worst first
     else:
         order = "lowest" if r.order == "lowest" else None
     calls = [call("rank_accounts", kpi=kpi, order=order, n=n, quadrant=r.quadrant,

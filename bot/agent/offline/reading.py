@@ -108,6 +108,7 @@ class Names:
     industries: dict[str, str]
     account_names: dict[str, str]
     user_roles: dict[str, str]
+    user_names: dict[str, str]
     as_of: date
     built: float = field(default_factory=time.monotonic)
 
@@ -163,6 +164,7 @@ class Directory:
             industries={fold(i): i for i in industries if i},
             account_names={a: n for a, n in every},
             user_roles={u.user_id: u.role for u in users},
+            user_names={u.user_id: u.name for u in users},
             as_of=as_of,
         )
 
@@ -217,7 +219,7 @@ class Reader:
         request.topic = request.accounts or (previous.topic if previous else [])
         if previous is not None and previous.owner and not request.owner and \
                 PEOPLE_PRONOUNS.search(found.text):
-            request.owner = previous.owner
+            request.owner, request.owner_name = previous.owner, previous.owner_name
         if not request.accounts and not request.unknown and not request.ambiguous and \
                 request.intent not in ("guidance", "out_of_scope"):
             request.unknown = self.stranger(found, names)
@@ -299,7 +301,7 @@ class Reader:
             key = mention.keys[0]
             if len(mention.keys) == 1 and key != scope.user_id and \
                     names.user_roles.get(key) == "kam":
-                request.owner = key
+                request.owner, request.owner_name = key, names.user_names[key]
         request.kpis = list(found.kpis)
         request.risk_band = self.lexicon.risk_bands.first(text)
         if request.risk_band and "churn_risk" in request.kpis and (
@@ -335,7 +337,7 @@ class Reader:
         request.lookback = periods.days_back(text)
         request.with_renewals = request.intent == "rank" and bool(RENEW_WITH.search(text))
         if request.intent == "compare_periods":
-            request.compare = compare_kind(text)
+            request.compare = compare_kind(text)  # type: ignore[assignment]
 
     def threshold(self, text: str, kpis: Sequence[str]) -> Threshold | None:
         bounds = self.lexicon.bounds.find(text)
@@ -406,6 +408,10 @@ class Reader:
             if merged.intent in ("account_summary", "at_risk", "renewals") and \
                     request.intent != "account_summary":
                 merged.intent = "kpi" if merged.accounts else "rank"
+        if request.threshold is not None:
+            merged.threshold = request.threshold
+        elif merged.threshold is not None and request.kpis:
+            merged.threshold = merged.threshold.model_copy(update={"kpi": request.kpis[0]})
         if request.period is not None:
             merged.period = request.period
         elif re.search(r"\b(last|previous|prior) (year|yr)\b", text) and previous.period is None:
@@ -417,7 +423,7 @@ class Reader:
         if request.intent == "renewals" or previous.intent == "renewals":
             merged.days = periods.days_ahead(text) or merged.days
         if request.owner:
-            merged.owner = request.owner
+            merged.owner, merged.owner_name = request.owner, request.owner_name
         switch = request.intent != previous.intent and request.confidence >= 0.5 and (
             (request.intent in NEEDS_ACCOUNT | {"opportunities", "tickets", "compare_periods"}
              and not FOLLOW_UP.match(text)) or self.cued(found.text, request.intent))
@@ -487,7 +493,7 @@ def mask(found: Words, lexicon: Lexicon) -> str:
 
 def kpis_in(found: Words, lexicon: Lexicon) -> list[str]:
     """KPIs named outside account names, in the order typed, each once."""
-    taken = set()
+    taken: set[int] = set()
     offsets, position = [], 0
     for word in found.words:
         offsets.append(position)

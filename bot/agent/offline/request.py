@@ -48,6 +48,7 @@ class Request(BaseModel):
     unknown: str | None = None  # a name that matches nothing the caller may see
     ambiguous: dict[str, list[str]] = Field(default_factory=dict)  # mention -> candidate ids
     owner: str | None = None  # a KAM's user id ("Ben's accounts")
+    owner_name: str | None = None
     team: str | None = None
     group_by: Literal["owner", "team", "tier", "region", "industry"] | None = None
     kpis: list[str] = Field(default_factory=list)

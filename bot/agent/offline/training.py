@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -76,6 +77,10 @@ def _careless(rng: random.Random, text: str) -> str:
     return text
 
 
+def _fill(values: dict[str, str], match: re.Match[str]) -> str:
+    return values[match.group(1)]
+
+
 def generate(lexicon: Lexicon, seed: int = 7, per_template: int = PER_TEMPLATE) -> \
         list[tuple[str, str]]:
     """(utterance, intent) pairs from every template, `per_template` fillings each."""
@@ -101,7 +106,7 @@ def generate(lexicon: Lexicon, seed: int = 7, per_template: int = PER_TEMPLATE) 
                     "tier": rng.choice(TIERS),
                     "industry": rng.choice(INDUSTRIES),
                 }
-                text = FIELD.sub(lambda m, v=values: v[m.group(1)], template)
+                text = FIELD.sub(partial(_fill, values), template)
                 text = _careless(rng, " ".join(text.split()))
                 if text not in seen:
                     seen.add(text)
@@ -140,7 +145,8 @@ def training_names(lexicon: Lexicon) -> Names:
         accounts=NameIndex([named(f"T{i}", n) for i, n in enumerate(account_names())], common),
         elsewhere=NameIndex([], common),
         people=NameIndex([named(uid, name) for uid, name, *_ in USERS], common | {"team"}),
-        teams={}, regions={}, industries={}, account_names={}, user_roles={}, as_of=END,
+        teams={}, regions={}, industries={}, account_names={}, user_roles={}, user_names={},
+        as_of=END,
     )
 
 

@@ -46,7 +46,8 @@ def write_answer(prompts: Prompts, request: Request, results: list[tuple[str, An
                               mark=OFFLINE_MARK, period_label=label)
         return body
     parts = [prompts.render(f"answers/{TOOL_TEMPLATES[name]}.md.j2", r={name: payload},
-                            question=request.question, period_label=label, mark=OFFLINE_MARK)
+                            question=request.question, period_label=label, mark=OFFLINE_MARK,
+                            owner_name=request.owner_name, names=request.account_names)
              for name, payload in results]
     as_of = next((p.get("as_of") for _, p in results if isinstance(p, dict) and p.get("as_of")),
                  None)
