@@ -51,5 +51,7 @@ def tidy(tools: Sequence[BaseTool]) -> list[BaseTool]:
     """
     for item in tools:
         item.description = " ".join(item.description.split())
-        compact_schema(item.tool_call_schema.model_json_schema())
+        schema = item.tool_call_schema
+        if isinstance(schema, type) and hasattr(schema, "model_json_schema"):
+            compact_schema(schema.model_json_schema())
     return list(tools)

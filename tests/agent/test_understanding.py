@@ -95,8 +95,10 @@ def test_an_account_the_caller_cannot_see_is_never_swapped_for_a_similar_one(off
 
 
 def test_requests_to_act_run_no_tool_and_write_nothing(offline_assistant):
-    for question in ("book a meeting with Globex next tuesday", "update crm: set Initech tier to key",
-                     "email the cfo at initech the renewal terms", "forecast next year for globex"):
+    for question in ("book a meeting with Globex next tuesday",
+                     "update crm: set Initech tier to key",
+                     "email the cfo at initech the renewal terms",
+                     "forecast next year for globex"):
         (answer,) = ask(offline_assistant, "u_kam_anna", question)
         assert answer.tool_calls == [], question
         assert "can't do that" in answer.text
