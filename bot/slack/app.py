@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.assistant import Answer
 from bot.config import Settings
-from bot.slack.blocks import FEEDBACK_HELPFUL, FEEDBACK_NOT_HELPFUL, OPEN_SUMMARY
+from bot.slack.blocks import FEEDBACK, FEEDBACK_HELPFUL, FEEDBACK_NOT_HELPFUL, OPEN_SUMMARY
 from bot.slack.commands import ack_kam_command, run_kam_command
 from bot.slack.egress import ChannelPacer, SlackOut, build_web_client
 from bot.slack.feedback import FeedbackStore, store_feedback
@@ -169,7 +169,7 @@ def build_slack_app(
     app.event("message")(ignore)
     app.event("app_home_opened")(ack=ack_now, lazy=[_bind(publish_home, bot)])
     app.command("/kam")(ack=ack_kam_command, lazy=[_bind(run_kam_command, bot)])
-    for action_id in (FEEDBACK_HELPFUL, FEEDBACK_NOT_HELPFUL):
+    for action_id in (FEEDBACK, FEEDBACK_HELPFUL, FEEDBACK_NOT_HELPFUL):
         app.action(action_id)(ack=ack_now, lazy=[_bind(store_feedback, bot)])
     app.action(re.compile(f"^{OPEN_SUMMARY}"))(ack=ack_now, lazy=[_bind(open_summary, bot)])
     app.error(log_error)

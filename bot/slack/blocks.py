@@ -1,11 +1,11 @@
-"""Block Kit rendering of answers, notices, App Home and digests, with mrkdwn escaping.
+"""Block Kit messages, built with `slack_sdk.models.blocks`: answers, notices, feedback
+buttons, and the builders App Home and the digest share.
 
-Everything that reaches Slack from the model or the data goes through `escape`
-(or `mrkdwn`, which escapes first): `&`, `<` and `>` become entities, so no
-`<!channel>`, `<@U…>` or `<url|label>` written by the model or stored in a note
-can ping anyone or disguise a link, and the words `@channel`, `@here` and
-`@everyone` get an invisible joiner so they stay plain text. Text objects are
-sent with `verbatim: true` so Slack does not auto-link names inside them either.
+Text comes escaped from `bot.slack.formatting` (markdown-it-py underneath). Text objects
+are sent with `verbatim: true` so Slack does not auto-link names inside them either.
+slack_sdk validates each block against Slack's limits when a message is serialised
+(`SlackMessage.as_kwargs`); the builders here cut text to those limits first, so a
+long answer becomes more messages rather than an error.
 """
 
 from __future__ import annotations
@@ -13,254 +13,155 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextActionsBlock,
+    ContextBlock,
+    DividerBlock,
+    FeedbackButtonObject,
+    FeedbackButtonsElement,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    RawTextObject,
+    SectionBlock,
+    TableBlock,
+    TableBlockColumnSettings,
+)
+
 from bot.assistant import Answer
+from bot.slack.formatting import (
+    Fields,
+    Rule,
+    Table,
+    Text,
+    Title,
+    chunks,
+    escape,
+    inline_mrkdwn,
+    parse,
+    plain,
+    truncate,
+)
 
 # Slack's limits (docs.slack.dev/reference/block-kit): section text 3000, header 150,
-# 50 blocks per message, 10 fields per section (2000 each), 10 context elements.
+# 50 blocks per message, 10 fields per section (2000 each), 10 context elements,
+# tables of 100 rows and 20 columns, one table per message.
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 FIELD_LIMIT = 2000
 MAX_FIELDS = 10
 MAX_BLOCKS = 50
 CONTEXT_LIMIT = 10
+TABLE_ROWS = 100
+TABLE_COLUMNS = 20
+CELL_LIMIT = 500
 # Slack accepts more, but long messages are truncated in clients; start a new one instead.
 MESSAGE_TEXT_BUDGET = 12000
 FALLBACK_LIMIT = 300
 BUTTON_VALUE_LIMIT = 2000
 
 FEEDBACK_BLOCK = "feedback"
+FEEDBACK = "feedback"  # the native feedback buttons (one element, the value says which)
+# The buttons of answers posted before the native ones; their clicks are still stored.
 FEEDBACK_HELPFUL = "feedback_helpful"
 FEEDBACK_NOT_HELPFUL = "feedback_not_helpful"
 OPEN_SUMMARY = "open_summary"
 
-WORD_JOINER = "\u2060"
-BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
-HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
-TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-# "- **Revenue:** 1.2M" or "- Gross margin: 1.2M" (a short label of words, no digits).
-FIELD_LINE = re.compile(
-    r"^\s*[-*+•]\s+(?:\*\*(?P<bold>[^*\n]{1,60}?):?\*\*:?"
-    r"|(?P<label>[A-Za-z][A-Za-z ()/&%-]{0,38}?):)\s+(?P<value>\S.*)$"
-)
-BOLD_LINE = re.compile(r"^\s*\*\*(?P<text>[^*\n]+)\*\*\s*$")
 # The as-of line answers end with; Slack shows it in the footer instead.
 AS_OF_LINE = re.compile(r"^\s*_?Numbers as of (?P<date>\d{4}-\d{2}-\d{2})\._?\s*(\([^)]*\))?\s*$")
-BULLET = re.compile(r"^(\s*)[-*+]\s+")
-BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
-STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
-LINK = re.compile(r"\[([^\[\]\n]+)\]\(([^()\s]+)\)")
-BOLD_MARK = "\x00"
-
-
-def escape(text: str) -> str:
-    """Text as Slack should show it, never as markup: escape `& < >`, defuse @channel words."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return BROADCAST.sub(lambda m: "@" + WORD_JOINER + m.group(1), text)
-
-
-def inline_mrkdwn(text: str) -> str:
-    """One line of markdown as escaped mrkdwn: bold, italics, strike-through, links as text."""
-    text = escape(text)
-    # A link keeps its label and shows its address, but is never a disguised `<url|label>`.
-    text = LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
-    text = BOLD.sub(lambda m: f"{BOLD_MARK}{m.group(2)}{BOLD_MARK}", text)
-    text = ITALIC.sub(r"_\1_", text)
-    text = STRIKE.sub(r"~\1~", text)
-    return text.replace(BOLD_MARK, "*")
-
-
-def plain(text: str) -> str:
-    """Markdown reduced to plain words (for headers and notification text), escaped."""
-    text = LINK.sub(r"\1", text)
-    text = re.sub(r"(\*\*|__|~~|`)", "", text)
-    text = HEADING.sub(r"\2", text)
-    return escape(" ".join(text.split()))
-
-
-def truncate(text: str, limit: int) -> str:
-    """Cut `text` to `limit` characters at a word boundary, with an ellipsis, never mid-entity."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    amp = cut.rfind("&")
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]
-    return cut.rstrip() + "…"
-
-
-# ---------------------------------------------------------------- markdown -> blocks
-
-
-@dataclass
-class _Flow:
-    """Collects mrkdwn pieces into section blocks no longer than Slack allows."""
-
-    blocks: list[dict] = field(default_factory=list)
-    pieces: list[str] = field(default_factory=list)
-
-    def add(self, piece: str) -> None:
-        self.pieces.append(piece)
-
-    def flush(self) -> None:
-        text = "\n".join(self.pieces).strip("\n")
-        self.pieces = []
-        for chunk in _chunks(text, SECTION_LIMIT):
-            if chunk.strip():
-                self.blocks.append(section(chunk))
-
-    def add_block(self, block: dict) -> None:
-        self.flush()
-        self.blocks.append(block)
-
-
-def _chunks(text: str, limit: int) -> Iterable[str]:
-    """Split mrkdwn at line breaks (or spaces) into pieces of at most `limit` characters.
-
-    A code fence open at a cut is closed there and reopened in the next piece.
-    """
-    current: list[str] = []
-    size = 0
-    in_code = False
-    for line in _short_lines(text, limit - 8):
-        if size + len(line) + 1 > limit - 4 and current:
-            yield "\n".join(current) + ("\n```" if in_code else "")
-            current, size = (["```"], 4) if in_code else ([], 0)
-        current.append(line)
-        size += len(line) + 1
-        if line.startswith("```"):
-            in_code = not in_code
-    if current:
-        yield "\n".join(current)
-
-
-def _short_lines(text: str, limit: int) -> Iterable[str]:
-    for line in text.split("\n"):
-        while len(line) > limit:
-            head = truncate(line, limit + 1)[:-1]
-            yield head
-            line = line[len(head) :].lstrip(" ")
-        yield line
-
-
-def _table(rows: list[str]) -> str:
-    """A markdown table as an aligned monospace block (mrkdwn has no tables)."""
-    cells = [
-        [plain(cell.strip()) for cell in row.strip().strip("|").split("|")]
-        for row in rows
-        if not TABLE_RULE.match(row)
-    ]
-    width = max(len(r) for r in cells)
-    cells = [r + [""] * (width - len(r)) for r in cells]
-    sizes = [max(len(r[i]) for r in cells) for i in range(width)]
-    lines = ["  ".join(c.ljust(sizes[i]) for i, c in enumerate(r)).rstrip() for r in cells]
-    return "```\n" + "\n".join(lines) + "\n```"
-
-
-def markdown_blocks(markdown: str, *, title: str | None = None) -> list[dict]:
-    """Render markdown as Block Kit: a header, mrkdwn sections, KPI fields, monospace tables.
-
-    A leading `# Heading` or all-bold line (or `title`) becomes the header block; a run of
-    two or more `- **Label:** value` (or `- Short label: value`) bullets becomes fields.
-    """
-    lines = markdown.strip("\n").split("\n")
-    flow = _Flow()
-    first = lines[0] if lines else ""
-    if title:
-        flow.add_block(header(title))
-    elif (match := HEADING.match(first)) and len(match.group(1)) == 1:
-        flow.add_block(header(match.group(2)))
-        lines = lines[1:]
-    elif (match := BOLD_LINE.match(first)) and len(match["text"]) <= HEADER_LIMIT:
-        flow.add_block(header(match["text"]))
-        lines = lines[1:]
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.lstrip().startswith("```"):
-            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip().startswith("```")),
-                       len(lines))
-            body = "\n".join(escape(x) for x in lines[i + 1 : end])
-            flow.add(f"```\n{body}\n```")
-            i = end + 1
-        elif TABLE_ROW.match(line):
-            end = i
-            while end < len(lines) and TABLE_ROW.match(lines[end]):
-                end += 1
-            flow.add(_table(lines[i:end]))
-            i = end
-        elif FIELD_LINE.match(line) and i + 1 < len(lines) and FIELD_LINE.match(lines[i + 1]):
-            end = i
-            while end < len(lines) and FIELD_LINE.match(lines[end]):
-                end += 1
-            for block in fields_blocks(
-                (m["bold"] or m["label"], m["value"])
-                for m in filter(None, map(FIELD_LINE.match, lines[i:end]))
-            ):
-                flow.add_block(block)
-            i = end
-        elif match := HEADING.match(line):
-            flow.add(f"*{inline_mrkdwn(match.group(2))}*")
-            i += 1
-        else:
-            flow.add(BULLET.sub(lambda m: m.group(1) + "• ", inline_mrkdwn(line), count=1))
-            i += 1
-    flow.flush()
-    return flow.blocks
 
 
 # ---------------------------------------------------------------- block builders
 
 
-def text_object(mrkdwn_text: str) -> dict:
-    return {"type": "mrkdwn", "text": mrkdwn_text, "verbatim": True}
+def text_object(mrkdwn_text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=mrkdwn_text, verbatim=True)
 
 
-def section(mrkdwn_text: str) -> dict:
-    return {"type": "section", "text": text_object(mrkdwn_text)}
+def section(mrkdwn_text: str) -> SectionBlock:
+    return SectionBlock(text=text_object(truncate(mrkdwn_text, SECTION_LIMIT)))
 
 
-def header(text: str) -> dict:
-    return {
-        "type": "header",
-        "text": {"type": "plain_text", "text": truncate(plain(text), HEADER_LIMIT), "emoji": True},
-    }
+def header(text: str) -> HeaderBlock:
+    return HeaderBlock(
+        text=PlainTextObject(text=truncate(plain(text), HEADER_LIMIT) or "…", emoji=True)
+    )
 
 
-def context(*mrkdwn_texts: str) -> dict:
+def context(*mrkdwn_texts: str) -> ContextBlock:
     elements = [text_object(truncate(t, SECTION_LIMIT)) for t in mrkdwn_texts if t]
-    return {"type": "context", "elements": elements[:CONTEXT_LIMIT]}
+    return ContextBlock(elements=elements[:CONTEXT_LIMIT])
 
 
-def fields_blocks(pairs: Iterable[tuple[str, str]]) -> list[dict]:
+def fields_blocks(pairs: Iterable[tuple[str, str]]) -> list[Block]:
     """KPI label/value pairs (markdown) as sections of at most ten fields."""
     fields = [
         text_object(truncate(f"*{plain(label)}*\n{inline_mrkdwn(value)}", FIELD_LIMIT))
         for label, value in pairs
     ]
-    return [
-        {"type": "section", "fields": fields[i : i + MAX_FIELDS]}
-        for i in range(0, len(fields), MAX_FIELDS)
+    return [SectionBlock(fields=fields[i : i + MAX_FIELDS])
+            for i in range(0, len(fields), MAX_FIELDS)]
+
+
+def table_block(table: Table) -> TableBlock:
+    """A markdown table as a native table (cut to 100 rows and 20 columns)."""
+    rows = [
+        [RawTextObject(text=truncate(cell, CELL_LIMIT) or " ") for cell in row[:TABLE_COLUMNS]]
+        for row in table.rows[:TABLE_ROWS]
     ]
+    settings = [TableBlockColumnSettings(align=a, is_wrapped=True)
+                for a in table.align[:TABLE_COLUMNS]]
+    return TableBlock(rows=rows, column_settings=settings)
 
 
-def button(text: str, action_id: str, value: str, style: str | None = None) -> dict:
-    element = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": truncate(plain(text), 75), "emoji": True},
-        "action_id": action_id,
-        "value": value[:BUTTON_VALUE_LIMIT],
-    }
-    if style:
-        element["style"] = style
-    return element
+def button(text: str, action_id: str, value: str, style: str | None = None) -> ButtonElement:
+    return ButtonElement(
+        text=PlainTextObject(text=truncate(plain(text), 75) or "…", emoji=True),
+        action_id=action_id,
+        value=value[:BUTTON_VALUE_LIMIT],
+        style=style,
+    )
+
+
+def actions(elements: Sequence[ButtonElement]) -> ActionsBlock:
+    return ActionsBlock(elements=list(elements))
+
+
+def markdown_blocks(markdown: str, *, title: str | None = None) -> list[Block]:
+    """Render markdown as Block Kit: a header, mrkdwn sections, KPI fields, native tables.
+
+    A leading `# Heading` or all-bold line (or `title`) becomes the header block; a run of
+    two or more `- **Label:** value` (or `- Short label: value`) bullets becomes fields.
+    """
+    blocks: list[Block] = [header(title)] if title else []
+    pending: list[str] = []
+
+    def flush() -> None:
+        text = "\n".join(pending).strip("\n")
+        pending.clear()
+        blocks.extend(section(chunk) for chunk in chunks(text, SECTION_LIMIT) if chunk.strip())
+
+    for part in parse(markdown, title=not title):
+        if isinstance(part, Text):
+            pending.append(("\n" if part.gap and pending else "") + part.mrkdwn)
+            continue
+        flush()
+        if isinstance(part, Title):
+            blocks.append(header(part.text))
+        elif isinstance(part, Fields):
+            blocks.extend(fields_blocks(part.pairs))
+        elif isinstance(part, Table):
+            blocks.append(table_block(part))
+        elif isinstance(part, Rule):
+            blocks.append(DividerBlock())
+    flush()
+    return blocks
 
 
 # ---------------------------------------------------------------- messages
@@ -273,8 +174,11 @@ class FeedbackRef:
     question_id: str
     answer_id: str
 
-    def encode(self) -> str:
-        return json.dumps({"q": self.question_id[:120], "a": self.answer_id[:120]})
+    def encode(self, helpful: bool | None = None) -> str:
+        data: dict[str, object] = {"q": self.question_id[:120], "a": self.answer_id[:120]}
+        if helpful is not None:
+            data["h"] = int(helpful)
+        return json.dumps(data)
 
     @classmethod
     def decode(cls, value: str) -> FeedbackRef:
@@ -282,15 +186,28 @@ class FeedbackRef:
         return cls(question_id=str(data["q"]), answer_id=str(data["a"]))
 
 
+def vote_of(value: str) -> bool | None:
+    """Whether a native feedback button's value is the helpful one (None if it says not)."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return None
+    return bool(data["h"]) if isinstance(data, dict) and "h" in data else None
+
+
 @dataclass
 class SlackMessage:
     """The `text` and `blocks` of one message, ready for chat.postMessage or chat.update."""
 
     text: str
-    blocks: list[dict]
+    blocks: list[Block]
+
+    def payload(self) -> list[dict]:
+        """The blocks as JSON objects, validated by slack_sdk against Slack's limits."""
+        return [block.to_dict() for block in self.blocks]
 
     def as_kwargs(self) -> dict:
-        return {"text": self.text, "blocks": self.blocks}
+        return {"text": self.text, "blocks": self.payload()}
 
 
 def notice(text: str) -> SlackMessage:
@@ -301,27 +218,33 @@ def notice(text: str) -> SlackMessage:
     )
 
 
-def feedback_block(ref: FeedbackRef) -> dict:
-    value = ref.encode()
-    return {
-        "type": "actions",
-        "block_id": FEEDBACK_BLOCK,
-        "elements": [
-            button(":thumbsup: Helpful", FEEDBACK_HELPFUL, value),
-            button(":thumbsdown: Not helpful", FEEDBACK_NOT_HELPFUL, value),
-        ],
-    }
+def feedback_block(ref: FeedbackRef) -> ContextActionsBlock:
+    """Slack's native thumbs up / down, each carrying the question and answer ids."""
+    return ContextActionsBlock(
+        block_id=FEEDBACK_BLOCK,
+        elements=[FeedbackButtonsElement(
+            action_id=FEEDBACK,
+            positive_button=FeedbackButtonObject(
+                text="Helpful", accessibility_label="This answer was helpful",
+                value=ref.encode(helpful=True)),
+            negative_button=FeedbackButtonObject(
+                text="Not helpful", accessibility_label="This answer was not helpful",
+                value=ref.encode(helpful=False)),
+        )],
+    )
 
 
-def answer_footer(answer: Answer, feedback: FeedbackRef | None) -> list[dict]:
+def answer_footer(
+    answer: Answer, feedback: FeedbackRef | None, *, as_of: bool = True
+) -> list[Block]:
     """Sources, the as-of line and the feedback buttons that close an answer."""
-    blocks: list[dict] = []
+    blocks: list[Block] = []
     if answer.citations:
         cited = [f"[{escape(c)}]" for c in answer.citations]
         # Ten context elements at most: pack the citations into as few as fit.
         blocks.append(context(*_packed([":books: *Sources:*", *cited], CONTEXT_LIMIT)))
     facts = []
-    if answer.as_of:
+    if answer.as_of and as_of:
         facts.append(f":calendar: Numbers as of {answer.as_of.isoformat()}")
     if answer.model:
         facts.append(f"model: {escape(answer.model)}")
@@ -351,7 +274,7 @@ def render_answer(
     """
     if not answer.ok:
         return [notice(answer.text)]
-    text, as_of = _without_as_of_line(answer.text)
+    text, as_of = without_as_of_line(answer.text)
     if as_of and not answer.as_of:
         answer = replace(answer, as_of=as_of)
     blocks = markdown_blocks(text or "_(no answer)_", title=title)
@@ -363,7 +286,8 @@ def render_answer(
     return messages
 
 
-def _without_as_of_line(text: str) -> tuple[str, date | None]:
+def without_as_of_line(text: str) -> tuple[str, date | None]:
+    """The answer without its closing `Numbers as of …` line, and the date it named."""
     kept, as_of = [], None
     for line in text.split("\n"):
         if match := AS_OF_LINE.match(line):
@@ -373,14 +297,19 @@ def _without_as_of_line(text: str) -> tuple[str, date | None]:
     return "\n".join(kept).strip("\n"), as_of
 
 
-def split_messages(blocks: list[dict], footer: list[dict]) -> list[SlackMessage]:
-    """Pack blocks into messages of at most 50 blocks and a bounded amount of text."""
-    messages: list[list[dict]] = [[]]
+def split_messages(blocks: list[Block], footer: list[Block]) -> list[SlackMessage]:
+    """Pack blocks into messages of at most 50 blocks, one table and a bounded size."""
+    messages: list[list[Block]] = [[]]
     size = 0
     for block in blocks:
-        weight = len(json.dumps(block))
-        if messages[-1] and (
-            len(messages[-1]) >= MAX_BLOCKS - len(footer) or size + weight > MESSAGE_TEXT_BUDGET
+        weight = len(json.dumps(block.to_dict()))
+        current = messages[-1]
+        table_taken = isinstance(block, TableBlock) and any(
+            isinstance(b, TableBlock) for b in current)
+        if current and (
+            len(current) >= MAX_BLOCKS - len(footer)
+            or size + weight > MESSAGE_TEXT_BUDGET
+            or table_taken
         ):
             messages.append([])
             size = 0

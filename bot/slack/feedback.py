@@ -1,4 +1,5 @@
-"""Feedback on answers: the helpful / not helpful buttons, stored with question and answer ids."""
+"""Feedback on answers: Slack's native thumbs up / down (and the older helpful / not helpful
+buttons of answers posted before them), stored with question and answer ids."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.slack.blocks import FEEDBACK_HELPFUL, FeedbackRef
+from bot.slack.blocks import FEEDBACK, FEEDBACK_HELPFUL, FeedbackRef, vote_of
 from bot.slack.ingress import utcnow
 from store.access import UnknownUserError
 from store.models import SlackFeedback
@@ -76,17 +77,23 @@ class FeedbackStore:
 
 def store_feedback(body, action, respond, *, bot: SlackBot) -> None:
     """A click on helpful / not helpful: stored with the question and answer ids."""
+    value = action.get("value", "")
     try:
-        ref = FeedbackRef.decode(action.get("value", ""))
+        ref = FeedbackRef.decode(value)
     except (ValueError, KeyError, TypeError):
         log.warning("feedback button with an unreadable value")
+        return
+    vote = vote_of(value) if action["action_id"] == FEEDBACK else (
+        action["action_id"] == FEEDBACK_HELPFUL)
+    if vote is None:
+        log.warning("feedback button without a vote in its value")
         return
     slack_user_id = body["user"]["id"]
     try:
         user_id = bot.resolve(slack_user_id).user_id
     except UnknownUserError:
         user_id = None
-    helpful = action["action_id"] == FEEDBACK_HELPFUL
+    helpful = vote
     bot.votes.record(
         question_id=ref.question_id,
         answer_id=ref.answer_id,

@@ -7,9 +7,12 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from slack_sdk.models.blocks import Block
+
 from bot.slack.blocks import (
     OPEN_SUMMARY,
     SECTION_LIMIT,
+    actions,
     button,
     context,
     escape,
@@ -38,7 +41,7 @@ def _item_lines(items: Sequence[HomeItem], empty: str) -> str:
     return "\n".join(f"• *{escape(i.name)}*: {inline_mrkdwn(i.detail)}" for i in items)
 
 
-def glance_blocks(glance: PortfolioGlance, *, buttons: bool, growth: bool = True) -> list[dict]:
+def glance_blocks(glance: PortfolioGlance, *, buttons: bool, growth: bool = True) -> list[Block]:
     """The portfolio at a glance: top risks, renewals due, accounts growing, a line per KAM."""
     groups = [
         (":warning: Top risks", glance.risks, "No account at medium or high churn risk."),
@@ -49,18 +52,15 @@ def glance_blocks(glance: PortfolioGlance, *, buttons: bool, growth: bool = True
         groups.append(
             (":chart_with_upwards_trend: Growing accounts", glance.growth, "No account grew.")
         )
-    blocks: list[dict] = [header(glance.title)]
+    blocks: list[Block] = [header(glance.title)]
     for heading, items, empty in groups:
         blocks.append(section(f"*{heading}*\n{_item_lines(items, empty)}"))
         if buttons and items:
-            blocks.append({
-                "type": "actions",
-                "elements": [
-                    # action ids must differ within a block; the listener matches the prefix
-                    button(f"Summary: {item.name}", f"{OPEN_SUMMARY}:{n}", item.account_id)
-                    for n, item in enumerate(items[:5])
-                ],
-            })
+            blocks.append(actions([
+                # action ids must differ within a block; the listener matches the prefix
+                button(f"Summary: {item.name}", f"{OPEN_SUMMARY}:{n}", item.account_id)
+                for n, item in enumerate(items[:5])
+            ]))
     if glance.by_owner:
         lines = "\n".join(f"• {escape(line)}" for line in glance.by_owner)
         blocks.append(section(truncate(f"*Per KAM*\n{lines}", SECTION_LIMIT)))
@@ -69,9 +69,9 @@ def glance_blocks(glance: PortfolioGlance, *, buttons: bool, growth: bool = True
     return blocks
 
 
-def home_view(blocks: list[dict]) -> dict:
-    """An App Home `view` payload for views.publish."""
-    return {"type": "home", "blocks": blocks[:100]}
+def home_view(blocks: list[Block]) -> dict:
+    """An App Home `view` payload for views.publish (validated by slack_sdk)."""
+    return {"type": "home", "blocks": [block.to_dict() for block in blocks[:100]]}
 
 
 def publish_home(event, *, bot: SlackBot) -> None:

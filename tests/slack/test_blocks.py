@@ -1,4 +1,5 @@
-"""Block Kit rendering: escaping, markdown to mrkdwn, and Slack's size limits."""
+"""Block Kit rendering: escaping, markdown to mrkdwn (markdown-it-py), native tables and
+feedback buttons, and Slack's size limits."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bot.slack.blocks import (
     notice,
     render_answer,
     truncate,
+    vote_of,
 )
 from bot.slack.commands import parse_command
 from bot.slack.listeners import question_text
@@ -49,17 +51,33 @@ def test_markdown_becomes_mrkdwn_and_links_show_their_address():
     )
 
 
-def test_a_leading_heading_becomes_the_header_and_tables_become_monospace():
-    blocks = markdown_blocks("# Acme\n| KPI | value |\n|---|---|\n| NRR | 104 % |")
+def dicts(blocks) -> list[dict]:
+    return [block.to_dict() for block in blocks]
+
+
+def test_a_leading_heading_becomes_the_header_and_tables_become_native_tables():
+    blocks = dicts(markdown_blocks("# Acme\n| KPI | value |\n|---|---|\n| NRR | 104 % |"))
 
     assert blocks[0]["type"] == "header" and blocks[0]["text"]["text"] == "Acme"
-    assert blocks[1]["text"]["text"] == "```\nKPI  value\nNRR  104 %\n```"
+    assert blocks[1]["type"] == "table"
+    assert [[c["text"] for c in row] for row in blocks[1]["rows"]] == [
+        ["KPI", "value"], ["NRR", "104 %"]]
+    assert [c["align"] for c in blocks[1]["column_settings"]] == ["left", "right"]
+
+
+def test_table_cells_are_escaped_and_a_second_table_starts_a_new_message():
+    table = "| Note |\n|---|\n| <!channel> & co |"
+    messages = render_answer(Answer(f"{table}\n\ntext\n\n{table}"))
+
+    assert len(messages) == 2
+    cell = messages[0].payload()[0]["rows"][1][0]["text"]
+    assert cell == "&lt;!channel&gt; &amp; co"
 
 
 def test_kpi_bullets_become_fields_ten_per_section():
     lines = "\n".join(f"- **KPI {i}:** {i} %" for i in range(12))
 
-    blocks = markdown_blocks(lines)
+    blocks = dicts(markdown_blocks(lines))
 
     assert [len(b["fields"]) for b in blocks] == [10, 2]
     assert blocks[0]["fields"][0]["text"] == "*KPI 0*\n0 %"
@@ -67,7 +85,7 @@ def test_kpi_bullets_become_fields_ten_per_section():
 
 def test_all_text_objects_are_verbatim():
     blocks = render_answer(Answer("hello <#C1> world", citations=["A › B"]),
-                           feedback=FeedbackRef("q", "a"))[0].blocks
+                           feedback=FeedbackRef("q", "a"))[0].payload()
 
     texts = [t for b in blocks for t in [b.get("text"), *b.get("fields", []),
                                          *b.get("elements", [])]
@@ -86,19 +104,19 @@ def test_long_answers_respect_every_limit():
     for message in messages:
         assert len(message.blocks) <= 50
         assert len(message.text) <= 300
-        for block in message.blocks:
+        for block in message.payload():
             if block["type"] == "section" and "text" in block:
                 assert len(block["text"]["text"]) <= 3000
             if block["type"] == "header":
                 assert len(block["text"]["text"]) <= 150
             if block["type"] == "context":
                 assert len(block["elements"]) <= 10
-    assert messages[-1].blocks[-1]["block_id"] == "feedback"
-    assert "Doc 24 › Part" in json.dumps(messages[-1].blocks, ensure_ascii=False)
+    assert messages[-1].payload()[-1]["block_id"] == "feedback"
+    assert "Doc 24 › Part" in json.dumps(messages[-1].payload(), ensure_ascii=False)
 
 
 def test_a_very_long_line_is_cut_at_spaces_and_never_inside_an_entity():
-    pieces = markdown_blocks(("a&b " * 2000).strip())
+    pieces = dicts(markdown_blocks(("a&b " * 2000).strip()))
 
     for block in pieces:
         text = block["text"]["text"]
@@ -109,7 +127,7 @@ def test_a_very_long_line_is_cut_at_spaces_and_never_inside_an_entity():
 def test_code_fences_are_closed_and_reopened_when_a_section_is_split():
     code = "```\n" + "\n".join(f"line {i} " + "x" * 60 for i in range(120)) + "\n```"
 
-    blocks = markdown_blocks(code)
+    blocks = dicts(markdown_blocks(code))
 
     assert len(blocks) > 1
     for block in blocks:
@@ -120,7 +138,7 @@ def test_a_failed_answer_is_one_short_notice():
     messages = render_answer(Answer("Sorry, <!here> it broke", ok=False, citations=["A › B"]))
 
     assert len(messages) == 1 and len(messages[0].blocks) == 1
-    assert "&lt;!here&gt;" in messages[0].blocks[0]["text"]["text"]
+    assert "&lt;!here&gt;" in messages[0].payload()[0]["text"]["text"]
 
 
 def test_truncate_adds_an_ellipsis_at_a_word():
@@ -129,13 +147,35 @@ def test_truncate_adds_an_ellipsis_at_a_word():
 
 
 def test_notice_escapes_its_text():
-    assert notice("<@U1> hi").blocks[0]["text"]["text"] == "&lt;@U1&gt; hi"
+    assert notice("<@U1> hi").payload()[0]["text"]["text"] == "&lt;@U1&gt; hi"
 
 
 def test_feedback_reference_round_trips():
     ref = FeedbackRef("C1:1.2", "C1:1.3")
 
     assert FeedbackRef.decode(ref.encode()) == ref
+
+
+def test_answers_close_with_slacks_native_feedback_buttons():
+    ref = FeedbackRef("C1:1.2", "C1:1.3")
+
+    block = render_answer(Answer("hi"), feedback=ref)[0].payload()[-1]
+
+    assert block["type"] == "context_actions"
+    (buttons,) = block["elements"]
+    assert buttons["type"] == "feedback_buttons"
+    assert vote_of(buttons["positive_button"]["value"]) is True
+    assert vote_of(buttons["negative_button"]["value"]) is False
+    assert FeedbackRef.decode(buttons["negative_button"]["value"]) == ref
+
+
+def test_nested_and_ordered_lists_keep_their_numbers_and_indentation():
+    markdown = "1. **Globex** (A0003): 100/100\n   - Spend drop (+20)\n2. Initech"
+
+    (block,) = dicts(markdown_blocks(markdown))
+
+    assert block["text"]["text"].split("\n") == [
+        "1. *Globex* (A0003): 100/100", "    • Spend drop (+20)", "2. Initech"]
 
 
 def test_question_text_drops_the_bot_mention_and_reads_markup_as_words():

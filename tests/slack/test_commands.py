@@ -59,7 +59,7 @@ def test_summary_acks_with_a_placeholder_then_answers_privately(slack, mock_slac
     assert answer["blocks"][0]["text"]["text"] == "Acme Industrial: account summary"
     assert "*Revenue*" in text_of(answer)
     ref = json.loads(next(b for b in answer["blocks"] if b.get("block_id") == "feedback")
-                     ["elements"][0]["value"])
+                     ["elements"][0]["positive_button"]["value"])
     assert ref["q"].startswith("command:trigger.") and ref["a"].startswith("ephemeral:")
     assert mock_slack.of("chat.postMessage") == []
 

@@ -135,12 +135,13 @@ def test_a_second_click_changes_the_vote_instead_of_adding_one(slack, mock_slack
 def test_feedback_buttons_of_a_real_answer_round_trip(slack, mock_slack, offline):
     slack.mention("How is Acme Industrial doing?", ts="1760000500.000100")
     blocks = mock_slack.wait_for("chat.update")[0].body["blocks"]
-    button = next(b for b in blocks if b.get("block_id") == "feedback")["elements"][1]
+    (buttons,) = next(b for b in blocks if b.get("block_id") == "feedback")["elements"]
+    value = buttons["negative_button"]["value"]
 
-    slack.action(button["action_id"], button["value"], response_url=mock_slack.hook_url("fb"))
+    slack.action(buttons["action_id"], value, response_url=mock_slack.hook_url("fb"))
 
     mock_slack.wait_for("/hooks/fb")
-    answer_id = json.loads(button["value"])["a"]
+    answer_id = json.loads(value)["a"]
     assert answer_id == f"C0SALES001:{mock_slack.of('chat.postMessage')[0].reply['ts']}"
     ((question, _, user, _, helpful),) = feedback_rows(offline.sessions, answer_id)
     assert (question, user, helpful) == ("C0SALES001:1760000500.000100", ANNA, False)

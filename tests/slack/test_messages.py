@@ -60,12 +60,12 @@ def test_answer_has_feedback_buttons_naming_question_and_answer(slack, mock_slac
     slack.mention("How is Acme Industrial doing?", ts="1760000002.000100")
 
     blocks = answer_blocks(mock_slack)
-    buttons = next(b for b in blocks if b.get("block_id") == "feedback")["elements"]
-    assert [b["action_id"] for b in buttons] == ["feedback_helpful", "feedback_not_helpful"]
-    ref = json.loads(buttons[0]["value"])
+    (buttons,) = next(b for b in blocks if b.get("block_id") == "feedback")["elements"]
+    assert (buttons["type"], buttons["action_id"]) == ("feedback_buttons", "feedback")
     placeholder = mock_slack.of("chat.postMessage")[0]
-    assert ref == {"q": f"{CHANNEL}:1760000002.000100",
-                   "a": f"{CHANNEL}:{placeholder.reply['ts']}"}
+    question, answer = f"{CHANNEL}:1760000002.000100", f"{CHANNEL}:{placeholder.reply['ts']}"
+    assert json.loads(buttons["positive_button"]["value"]) == {"q": question, "a": answer, "h": 1}
+    assert json.loads(buttons["negative_button"]["value"]) == {"q": question, "a": answer, "h": 0}
 
 
 def test_answer_is_sent_without_link_names_or_unfurls(slack, mock_slack):
