@@ -35,6 +35,19 @@ from tools.payload import loads
 
 log = logging.getLogger(__name__)
 REQUEST_KEY = "kam_request"
+# How each intent reads to a person, for "did you mean 1) … or 2) …?".
+READINGS = {
+    "account_summary": "a summary of {subject}", "kpi": "a figure (revenue, NPS, margin…)",
+    "rank": "a ranking of your accounts", "at_risk": "your accounts at risk",
+    "renewals": "contracts up for renewal", "stakeholders": "the stakeholder map",
+    "activities": "recent meetings, calls and emails", "opportunities": "open opportunities",
+    "tickets": "open support tickets", "customer_kpis": "the customer's own KPIs",
+    "compare_periods": "this period against an earlier one",
+    "risk_advice": "why an account is at risk and what to do",
+    "guidance": "advice from the KAM guidance", "draft_plan": "a draft account plan",
+    "draft_agenda": "a draft QBR agenda", "draft_prep": "QBR prep notes",
+    "portfolio": "a portfolio overview", "out_of_scope": "something I can't do",
+}
 ModelHandler = Callable[[ModelRequest[CallerContext]], ModelResponse]
 
 
@@ -91,7 +104,14 @@ class OfflineBrain:
             return reply(self.prompts, "not_found", mention=request.unknown)
         if request.intent in NEEDS_ACCOUNT and not request.accounts:
             return reply(self.prompts, "needs_account", example=example)
+        if request.intent == "kpi" and not (request.kpis or request.accounts or request.owner
+                                            or request.group_by or request.period):
+            return reply(self.prompts, "needs_kpi")
         if request.confidence < self.reader.min_confidence:
+            if request.readings:
+                return reply(self.prompts, "readings", options=[
+                    READINGS[i].format(subject=example)
+                    for i in (request.intent, *request.readings)])
             return reply(self.prompts, "unknown", mark="")
         return None
 

@@ -186,7 +186,7 @@ class Reader:
     """Reads questions for one store and lexicon with a trained intent classifier."""
 
     def __init__(self, directory: Directory, lexicon: Lexicon, classifier: IntentClassifier,
-                 known_words: set[str], fiscal_start: int = 1, min_confidence: float = 0.3):
+                 known_words: set[str], fiscal_start: int = 1, min_confidence: float = 0.33):
         self.directory = directory
         self.lexicon = lexicon
         self.classifier = classifier
@@ -205,8 +205,14 @@ class Reader:
         names = self.directory.names(scope)
         found = self.words(question, names)
         periods = PeriodReader(names.as_of, self.fiscal_start)
-        intent, confidence = self.intent(found, previous)
-        request = Request(intent=intent, confidence=confidence, question=question)
+        if previous is not None and previous.readings and (picked := pick_reading(
+                found.text, [previous.intent, *previous.readings])):
+            chosen = previous.model_copy(update={"intent": picked, "readings": [],
+                                                 "confidence": 1.0})
+            return chosen
+        intent, confidence, readings = self.intent(found, previous)
+        request = Request(intent=intent, confidence=confidence, question=question,
+                          readings=readings)
         self.fill(request, found, names, periods, scope)
         if previous is not None and self.is_follow_up(found, request, previous):
             request = self.follow(request, found, previous, names, periods)
@@ -265,7 +271,16 @@ class Reader:
             extra = [i for i in extra if i != "renewals"]  # ranked with their renewals instead
         return extra
 
-    def intent(self, found: Words, previous: Request | None) -> tuple[str, float]:
+    def intent(self, found: Words, previous: Request | None) -> tuple[str, float, list[str]]:
+        """The intent, its probability, and the next likeliest readings when it is unsure."""
+        intent, confidence = self._intent(found, previous)
+        if confidence >= self.min_confidence:
+            return intent, confidence, []
+        scores = self.classifier.scores(found.masked)
+        ranked = sorted(scores, key=scores.__getitem__, reverse=True)
+        return intent, confidence, [i for i in ranked[:3] if scores[i] >= 0.1 and i != intent]
+
+    def _intent(self, found: Words, previous: Request | None) -> tuple[str, float]:
         text = found.text
         lead = ACTION_LEAD.sub("", text)
         if self.lexicon.actions.find(lead[:40]) and self.lexicon.actions.find(lead)[0].start == 0:
@@ -528,6 +543,18 @@ def count_in(text: str) -> int | None:
     word = match.group(1) or match.group(2)
     value = int(word) if word.isdigit() else NUMBER_WORDS[word]
     return value if 0 < value <= 50 else None
+
+
+ORDINALS = {"1": 0, "first": 0, "one": 0, "2": 1, "second": 1, "two": 1, "3": 2, "third": 2,
+            "three": 2}
+
+
+def pick_reading(text: str, readings: list[str]) -> str | None:
+    """Which of the numbered readings offered a reply picks ("2", "the second one")."""
+    match = re.fullmatch(r"(?:the |option |number |no )?(\w+)(?: one| option)?", text.strip())
+    if match and match.group(1) in ORDINALS and ORDINALS[match.group(1)] < len(readings):
+        return readings[ORDINALS[match.group(1)]]
+    return None
 
 
 def compare_kind(text: str) -> str:

@@ -42,6 +42,7 @@ class Request(BaseModel):
 
     intent: Intent
     confidence: float = 1.0
+    readings: list[str] = Field(default_factory=list)  # other likely intents, when unsure
     accounts: list[str] = Field(default_factory=list)  # account ids the caller may see
     account_names: dict[str, str] = Field(default_factory=dict)  # id -> name, for the answer
     topic: list[str] = Field(default_factory=list)  # the accounts the thread is about
