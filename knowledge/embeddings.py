@@ -134,3 +134,23 @@ class BackgroundEmbedder:
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         return self.loaded().embed(texts)
+
+
+class LazyEmbedder:
+    """Loads the model at the first `embed` call, in the caller's thread: for one-shot
+    commands (`kam ask`), where most questions never need it and a model loading in the
+    background would hold the process open for ~5 s after the answer."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.model_dir = Path(model_dir)
+        check_model_dir(self.model_dir)
+        self._model: Embedder | None = None
+
+    @classmethod
+    def from_settings(cls, settings: object) -> LazyEmbedder:
+        return cls(default_model_dir(getattr(settings, "kam_embedding_model_dir", None)))
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if self._model is None:
+            self._model = Embedder(self.model_dir)
+        return self._model.embed(texts)

@@ -47,7 +47,7 @@ RankableKpi = Literal[RANKABLE]  # type: ignore[valid-type]
 
 
 class DatedArgs(ToolArgs):
-    as_of: date | None = Field(None, description="YYYY-MM-DD; default latest")
+    as_of: date | None = None  # the model knows dates; every token of every schema counts
 
 
 class PortfolioArgs(DatedArgs):
@@ -55,13 +55,18 @@ class PortfolioArgs(DatedArgs):
 
     owner: str | None = Field(None, max_length=100, description="KAM id or name")
     tier: Literal[TIERS] | None = None  # type: ignore[valid-type]
+
+
+class GroupArgs(PortfolioArgs):
+    """The rarer filters, on the tools that roll up or rank."""
+
     team: str | None = Field(None, max_length=100)
     region: str | None = Field(None, max_length=100)
     industry: str | None = Field(None, max_length=100)
 
 
-class PeriodArgs(PortfolioArgs):
-    start: date | None = Field(None, description="Period start; default 12 months to as_of")
+class PeriodArgs(GroupArgs):
+    start: date | None = Field(None, description="YYYY-MM-DD; default: 12 months to as_of")
     end: date | None = None
 
 
@@ -86,16 +91,16 @@ class RankArgs(PeriodArgs):
     n: int = Field(10, ge=1, le=50)
     quadrant: Literal[QUADRANTS] | None = None  # type: ignore[valid-type]
     risk_band: Literal[BANDS] | None = None  # type: ignore[valid-type]
-    min_value: float | None = Field(None, description="Only values above this (KPI's unit)")
-    max_value: float | None = Field(None, description="Only values below this")
+    min_value: float | None = Field(None, description="Keep values above (KPI's unit)")
+    max_value: float | None = Field(None, description="Keep values below")
 
 
-class RiskArgs(PortfolioArgs):
+class RiskArgs(GroupArgs):
     n: int = Field(10, ge=1, le=50)
     min_band: Literal["medium", "high"] = "medium"
 
 
-class RenewalArgs(PortfolioArgs):
+class RenewalArgs(GroupArgs):
     days: int = Field(90, ge=1, le=730)
 
 
@@ -104,7 +109,7 @@ class TimelineArgs(AccountArgs):
     limit: int = Field(20, ge=1, le=100)
 
 
-class ListArgs(PortfolioArgs):
+class ListArgs(GroupArgs):
     account: AccountRef | None = Field(None, description="Omit for all accounts")
     limit: int = Field(20, ge=1, le=100)
 
@@ -112,7 +117,7 @@ class ListArgs(PortfolioArgs):
 class CompareArgs(PortfolioArgs):
     kind: Literal["year", "quarter", "quarter_yoy"] = Field(
         "year", description="year: 12 months vs 12 before; quarter: last full quarter vs the "
-        "one before; quarter_yoy: vs the same quarter a year earlier"
+        "one before; quarter_yoy: vs a year earlier"
     )
     account: AccountRef | None = Field(None, description="Omit for the portfolio")
 
@@ -223,9 +228,8 @@ def make_account_tools(
         as_of: date | None = None, start: date | None = None, end: date | None = None,
         min_value: float | None = None, max_value: float | None = None, **filters: Any,
     ) -> str:
-        """Top or bottom N of the caller's accounts by a KPI, optionally only those within
-        min_value..max_value, filtered by owner, team, region, tier, industry, quadrant or
-        risk band. Accounts without a value are counted, not ranked."""
+        """Top or bottom N of the caller's accounts by a KPI, optionally filtered; accounts
+        without a value are counted, not ranked."""
         return answer(runtime, as_of, lambda e: views.rank_view(
             e, kpi, pf(e, filters), n, order, views.period_context(e, start, end),
             (min_value, max_value)))
@@ -235,8 +239,8 @@ def make_account_tools(
         runtime: ToolRuntime[CallerContext], n: int = 10, min_band: str = "medium",
         as_of: date | None = None, **filters: Any,
     ) -> str:
-        """The caller's accounts at medium or high churn risk, riskiest first, each with the
-        warning signs that fired and their evidence (tickets, contracts, people who left)."""
+        """The caller's accounts at medium or high churn risk, riskiest first, with the
+        warning signs that fired and their evidence."""
         return answer(runtime, as_of, lambda e: views.at_risk_view(e, pf(e, filters), n, min_band))
 
     @tool("renewals_due", args_schema=RenewalArgs)
@@ -244,8 +248,8 @@ def make_account_tools(
         runtime: ToolRuntime[CallerContext], days: int = 90, as_of: date | None = None,
         **filters: Any,
     ) -> str:
-        """Contracts of the caller's accounts ending within N days, soonest first, with annual
-        value, whether a renewal opportunity is open, and the account's churn risk band."""
+        """Contracts ending within N days, soonest first, with annual value, open renewal
+        opportunity and churn risk band."""
         return answer(runtime, as_of, lambda e: views.renewals_view(e, pf(e, filters), days))
 
     @tool("stakeholder_map", args_schema=AccountArgs)
@@ -270,8 +274,8 @@ def make_account_tools(
         runtime: ToolRuntime[CallerContext], account: str | None = None, limit: int = 20,
         as_of: date | None = None, **filters: Any,
     ) -> str:
-        """Open opportunities (new, upsell, cross-sell, renewal) of one account or of the
-        caller's accounts, by expected close date, with amounts."""
+        """Open opportunities of one account or of the caller's accounts, by expected close
+        date, with amounts."""
         return answer(runtime, as_of, lambda e: views.opportunities_view(
             e, account, None if account else pf(e, filters).accounts, limit))
 
@@ -281,7 +285,7 @@ def make_account_tools(
         as_of: date | None = None, **filters: Any,
     ) -> str:
         """Open support tickets of one account or of the caller's accounts, most severe and
-        oldest first, with age in days and subject."""
+        oldest first."""
         return answer(runtime, as_of, lambda e: views.tickets_view(
             e, account, None if account else pf(e, filters).accounts, limit))
 

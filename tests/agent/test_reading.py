@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from bot.agent.offline.classifier import IntentClassifier
+from bot.agent.offline import classifier
 from bot.agent.offline.lexicon import Lexicon
 from bot.agent.offline.names import NameIndex, fold, named, tokens
 from bot.agent.offline.periods import PeriodReader
@@ -107,12 +107,30 @@ def test_kpi_words_and_typos_map_to_one_kpi():
 
 
 def test_an_unsure_classifier_offers_its_likeliest_readings():
-    classifier = IntentClassifier().fit(
+    model = classifier.fit(
         ["show revenue", "show me revenue", "show renewals", "show me renewals"],
         ["kpi", "kpi", "renewals", "renewals"])
-    scores = classifier.scores("show me")
+    scores = model.scores("show me")
     assert max(scores.values()) < 0.6  # a coin toss: the reader asks instead of guessing
     assert pick_reading("2", ["kpi", "renewals"]) == "renewals"
     assert pick_reading("the first one", ["kpi", "renewals"]) == "kpi"
     assert pick_reading("both", ["kpi", "renewals"]) is None
 
+
+
+def test_the_classifier_answers_as_scikit_learn_would_without_importing_it(tmp_path):
+    texts = ["how is ACCOUNT doing", "ACCOUNT revenue ytd", "top 5 by growth", "renewals next q",
+             "how do i prep a qbr", "ACCOUNT churnrisk", "book a meeting with ACCOUNT"] * 2
+    labels = ["account_summary", "kpi", "rank", "renewals", "guidance", "kpi",
+              "out_of_scope"] * 2
+    chars, words, reference = classifier.fit_sklearn(texts, labels)
+    model = classifier.fit(texts, labels)
+    model.save(tmp_path / "model")
+    loaded = classifier.IntentModel.load(tmp_path / "model")
+    from scipy.sparse import hstack
+
+    for text in ("how is ACCOUNT", "ACCOUNT revenue", "prep a qbr", "nothing alike"):
+        expected = reference.predict_proba(
+            hstack([chars.transform([text]), words.transform([text])]).tocsr())[0]
+        got = loaded.scores(text)
+        assert [got[label] for label in reference.classes_] == pytest.approx(list(expected))

@@ -29,9 +29,13 @@ def call(name: str, **args: Any) -> dict[str, Any]:
     return {"name": name, "args": {k: v for k, v in args.items() if v is not None}}
 
 
-def filters(request: Request) -> dict[str, Any]:
-    return {"owner": request.owner, "team": request.team, "tier": request.tier,
-            "region": request.region, "industry": request.industry}
+def filters(request: Request, rare: bool = True) -> dict[str, Any]:
+    """The portfolio filters; the lists and comparisons take owner and tier only."""
+    common = {"owner": request.owner, "tier": request.tier}
+    if not rare:
+        return common
+    return {**common, "team": request.team, "region": request.region,
+            "industry": request.industry}
 
 
 def period(request: Request, span: Period | None = None) -> dict[str, Any]:
@@ -73,7 +77,7 @@ def _plan_intent(intent: str, r: Request) -> list[dict[str, Any]]:
         kind = None if r.compare in (None, "year") else r.compare
         if r.accounts:
             return [call("compare_periods", kind=kind, account=a) for a in r.accounts]
-        return [call("compare_periods", kind=kind, **filters(r))]
+        return [call("compare_periods", kind=kind, **filters(r, rare=False))]
     if intent == "risk_advice":
         return [*[call("get_kpi", kpi="churn_risk", account=a) for a in r.accounts],
                 call("search_guidance", query=f"{r.question} churn warning signs save plan",

@@ -23,7 +23,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.agent.offline.classifier import IntentClassifier
+from bot.agent.offline.classifier import IntentModel
 from bot.agent.offline.lexicon import Lexicon
 from bot.agent.offline.names import Mention, NameIndex, fold, named, tokens
 from bot.agent.offline.periods import PeriodReader
@@ -185,7 +185,7 @@ class Words:
 class Reader:
     """Reads questions for one store and lexicon with a trained intent classifier."""
 
-    def __init__(self, directory: Directory, lexicon: Lexicon, classifier: IntentClassifier,
+    def __init__(self, directory: Directory, lexicon: Lexicon, classifier: IntentModel,
                  known_words: set[str], fiscal_start: int = 1, min_confidence: float = 0.33):
         self.directory = directory
         self.lexicon = lexicon
