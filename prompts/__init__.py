@@ -1,4 +1,5 @@
-"""Prompts and answer templates, kept as files (markdown + Jinja2) and loaded by name."""
+"""Prompts and answer templates, kept as files (markdown + Jinja2) and loaded by name, and
+the offline model's vocabulary and training files. Imports nothing of the project."""
 
 from __future__ import annotations
 
