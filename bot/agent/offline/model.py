@@ -104,7 +104,7 @@ class OfflineBrain:
             return reply(self.prompts, "not_found", mention=request.unknown)
         if request.intent in NEEDS_ACCOUNT and not request.accounts:
             return reply(self.prompts, "needs_account", example=example)
-        if request.intent == "kpi" and not (request.kpis or request.accounts or request.owner
+        if request.intent == "kpi" and not (request.kpis or request.accounts or request.owner_name
                                             or request.group_by or request.period):
             return reply(self.prompts, "needs_kpi")
         if request.confidence < self.reader.min_confidence:

@@ -94,7 +94,7 @@ def _plan_intent(intent: str, r: Request) -> list[dict[str, Any]]:
 
 
 def _kpis(r: Request) -> list[dict[str, Any]]:
-    kpis = r.kpis or (["revenue", "revenue_growth"] if r.owner and not r.accounts
+    kpis = r.kpis or (["revenue", "revenue_growth"] if r.owner_name and not r.accounts
                       else ["revenue"])
     spans = [r.period, *r.more_periods]
     if r.accounts:

@@ -91,6 +91,9 @@ PERIOD_WORDS = re.compile(r"\b(q[1-4]|h[12]|quarter|qtr|year|yr|month|ytd|20\d\d
 JOINED = re.compile(r"\b(and|or|plus|also|with|as well as)\b|[+&,/]")
 LOSING = re.compile(r"\b(lose|losing|lost|lost us) money\b|\bunprofitable\b|\bloss making\b|"
                     r"\bin the red\b|\bunderwater\b")
+DECLINING = re.compile(r"\b(declining|shrinking|shrank|shrunk|going down|losing revenue|"
+                       r"revenue (is )?(down|falling|dropping)|down on last year)\b")
+BOUNDS = re.compile(r"\b(below|under|above|over|less than|more than)\b")
 RENEW_WITH = re.compile(r"\b(renew|renewal|renewals|contract end|when they renew)\b")
 PERCENT_KPIS = {"revenue_growth", "profitability", "share_of_wallet", "logo_retention", "grr",
                 "nrr", "csat", "penetration", "upsell_cross_sell"}
@@ -314,8 +317,9 @@ class Reader:
             request.unknown = found.unknown[0].text
         for mention in found.people:
             key = mention.keys[0]
-            if len(mention.keys) == 1 and key != scope.user_id and \
-                    names.user_roles.get(key) == "kam":
+            if len(mention.keys) == 1 and key == scope.user_id:
+                request.owner_name = names.user_names[key]  # "zoe's book", asked by Zoë
+            elif len(mention.keys) == 1 and names.user_roles.get(key) == "kam":
                 request.owner, request.owner_name = key, names.user_names[key]
         request.kpis = list(found.kpis)
         request.risk_band = self.lexicon.risk_bands.first(text)
@@ -325,6 +329,9 @@ class Reader:
         if LOSING.search(text):
             request.threshold = Threshold(kpi="profitability", op="below", value=0)
             request.kpis = ["profitability"]
+        elif DECLINING.search(text) and request.intent == "rank" and not BOUNDS.search(text):
+            request.threshold = Threshold(kpi="revenue_growth", op="below", value=0)
+            request.kpis = ["revenue_growth"]
         plain = without_kpi_words(text, self.lexicon)
         request.period = _period(periods.period(plain))
         if request.period is not None and not re.search(r"\b(between|from)\b", plain):
