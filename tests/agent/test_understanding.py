@@ -153,3 +153,23 @@ def test_guidance_without_an_account_is_answered_with_sources(offline_assistant)
         (answer,) = ask(offline_assistant, "u_kam_anna", question)
         assert [c.name for c in answer.tool_calls] == ["search_guidance"], question
         assert answer.citations
+
+
+def test_another_teams_name_is_refused_rather_than_answered_with_ones_own(offline_assistant):
+    (answer,) = ask(offline_assistant, "u_mgr_north", "renewals for team South")
+    assert answer.tool_calls == []
+    assert "can't show team South" in answer.text
+
+
+def test_grown_vs_last_year_is_growth_and_this_year_vs_last_compares(offline_assistant):
+    grown, compared = (ask(offline_assistant, "u_kam_anna", q)[0] for q in (
+        "how much has Globex grown vs the previous year", "compare northwind this year vs last"))
+    assert [(c.name, c.args.get("kpi")) for c in grown.tool_calls] == [
+        ("get_kpi", "revenue_growth")]
+    assert [c.name for c in compared.tool_calls] == ["compare_periods"]
+
+
+def test_a_new_filter_in_a_follow_up_replaces_the_old_one(offline_assistant):
+    _, ranked = ask(offline_assistant, "u_mgr_north", "GRR for Ben's accounts",
+                    "rank my kams by nrr")
+    assert ranked.tool_calls[0].args == {"kpi": "nrr", "group_by": "owner"}

@@ -76,12 +76,12 @@ class OfflineBrain:
             return AIMessage(shorten(previous[1]), additional_kwargs={
                 REQUEST_KEY: previous[0].model_dump(mode="json")})
         request = self.reader.read(question, scope, previous[0] if previous else None)
-        return self.act(request)
+        return self.act(request, scope)
 
-    def act(self, request: Request) -> AIMessage:
+    def act(self, request: Request, scope: AccessScope) -> AIMessage:
         """Tool calls for the request, or the reply that stands in for them."""
         saved = {REQUEST_KEY: request.model_dump(mode="json")}
-        text = self.reply_instead(request)
+        text = self.reply_instead(request, scope)
         if text is not None:
             return AIMessage(text, additional_kwargs=saved)
         calls = plan(request)
@@ -91,7 +91,7 @@ class OfflineBrain:
             {"name": c["name"], "args": c["args"], "id": f"offline_{i}"}
             for i, c in enumerate(calls)])
 
-    def reply_instead(self, request: Request) -> str | None:
+    def reply_instead(self, request: Request, scope: AccessScope) -> str | None:
         """A question back or a refusal, when running tools would answer something else."""
         example = next(iter(request.account_names.values()), "Acme Industrial")
         if request.intent == "out_of_scope":
@@ -102,6 +102,8 @@ class OfflineBrain:
                          candidates=[f"{request.account_names[k]} ({k})" for k in keys])
         if request.unknown and not request.accounts:
             return reply(self.prompts, "not_found", mention=request.unknown)
+        if request.team and not scope.sees_everything:
+            return reply(self.prompts, "other_team", team=request.team, own=scope.team)
         if request.intent in NEEDS_ACCOUNT and not request.accounts:
             return reply(self.prompts, "needs_account", example=example)
         if request.intent == "kpi" and not (request.kpis or request.accounts or request.owner_name

@@ -88,6 +88,8 @@ BOOK = re.compile(r"\b(my|all|our|team|book|portfolio|across|everyone|everywhere
 COMPARING = re.compile(r"\b(compare|compared|comparison|vs|versus|against|than)\b")
 PERIOD_WORDS = re.compile(r"\b(q[1-4]|h[12]|quarter|qtr|year|yr|month|ytd|20\d\d|fy\d\d|"
                           r"last|this|prior|previous)\b")
+GROWN = re.compile(r"\b(grow|grown|grew|growing|growth|shrunk|shrank|shrinking)\b")
+BOOK_OWN = re.compile(r"\b(my|mine|our|whole|all) (book|portfolio|accounts|accts|team|kams)\b")
 JOINED = re.compile(r"\b(and|or|plus|also|with|as well as)\b|[+&,/]")
 LOSING = re.compile(r"\b(lose|losing|lost|lost us) money\b|\bunprofitable\b|\bloss making\b|"
                     r"\bin the red\b|\bunderwater\b")
@@ -290,8 +292,10 @@ class Reader:
             return "out_of_scope", 1.0
         if WHY.match(text) and previous is not None and len(found.words) <= 6:
             return "risk_advice", 1.0
+        # "how did X do vs last year" compares periods; "how much has X grown vs the previous
+        # year" asks for its growth.
         if COMPARING.search(text) and len(PERIOD_WORDS.findall(text)) >= 2 and \
-                len(found.accounts) < 2:
+                len(found.accounts) < 2 and not GROWN.search(text):
             return "compare_periods", 0.95
         scores = self.classifier.scores(found.masked)
         best = max(scores, key=scores.__getitem__)
@@ -444,8 +448,13 @@ class Reader:
             merged.order = request.order
         if request.intent == "renewals" or previous.intent == "renewals":
             merged.days = periods.days_ahead(text) or merged.days
-        if request.owner:
+        if request.owner or request.team or request.group_by or BOOK_OWN.search(text):
+            # A new filter or grouping replaces the previous one ("and for team south?").
             merged.owner, merged.owner_name = request.owner, request.owner_name
+            merged.team, merged.group_by = request.team, request.group_by
+        for key in ("tier", "region", "industry", "quadrant", "risk_band"):
+            if getattr(request, key):
+                setattr(merged, key, getattr(request, key))
         switch = request.intent != previous.intent and request.confidence >= 0.5 and (
             (request.intent in NEEDS_ACCOUNT | {"opportunities", "tickets", "compare_periods"}
              and not FOLLOW_UP.match(text)) or self.cued(found.text, request.intent))
@@ -598,7 +607,8 @@ def _phrase_value(text: str, phrases: dict[str, str]) -> str | None:
 
 
 def _team(text: str, teams: dict[str, str], scope: AccessScope) -> str | None:
-    """A team named as a filter ("team north", "north's renewals"), not as a comparison."""
+    """A team named as a filter ("team north", "north's renewals"), not as a comparison; a
+    manager's or KAM's own team is no filter (it is all they see)."""
     for word, team in teams.items():
         if re.search(rf"\b(team {word}|{word} team|{word}s? (accounts|renewals|book|portfolio|"
                      rf"pipeline|kams))\b", text) and team != (scope.team or ""):
