@@ -1,9 +1,13 @@
-"""`Assistant.answer`: the one entry point used by Slack, the CLI and tests."""
+"""`Assistant.answer`: the one entry point used by Slack, the CLI and tests, and
+`Assistant.stream`, its twin that reports tool calls and text as they happen."""
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -16,9 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.agent.graph import AnswerTimeout
 from bot.agent.models import describe_model_error
+from bot.progress import AnswerEvent, Finished, Started, TextDelta, ToolFinished, ToolStarted
 from knowledge.index import CITATION
 from store.access import AccessScope, UnknownUserError, resolve_caller
 from tools.context import CallerContext
+from tools.find import find_accounts
 from tools.payload import loads
 
 log = logging.getLogger(__name__)
@@ -85,8 +91,14 @@ class Assistant:
         """The caller's access scope; raises UnknownUserError for strangers."""
         return resolve_caller(self.sessions, user_id=user_id, slack_user_id=slack_user_id)
 
-    def answer(self, user: str | AccessScope, text: str, thread_id: str) -> Answer:
-        """Answer `text` for `user` (a user id or a resolved scope) within thread `thread_id`."""
+    def answer(
+        self, user: str | AccessScope, text: str, thread_id: str,
+        *, emit: Callable[[AnswerEvent], None] | None = None,
+    ) -> Answer:
+        """Answer `text` for `user` (a user id or a resolved scope) within thread `thread_id`.
+
+        `emit`, if given, receives tool calls and text as they happen (see `stream`).
+        """
         started = time.monotonic()
         try:
             scope = user if isinstance(user, AccessScope) else self.resolve(user_id=user)
@@ -103,7 +115,7 @@ class Assistant:
             "recursion_limit": self.step_limit,
         }
         future = self._pool.submit(
-            self.agent.invoke, {"messages": [HumanMessage(text)]}, config=config, context=context
+            self._run_agent, {"messages": [HumanMessage(text)]}, config, context, emit
         )
         try:
             state = future.result(timeout=self.answer_budget_s)
@@ -129,6 +141,73 @@ class Assistant:
                 log.error("model call failed: %s", exc)
             return self._failure(apology, started)
         return self._compose(state["messages"], started)
+
+    def stream(self, user: str | AccessScope, text: str, thread_id: str) -> Iterator[AnswerEvent]:
+        """`answer`, as it happens: Started, then ToolStarted / ToolFinished for each tool call
+        and TextDelta as the model writes, and last Finished with the very Answer `answer`
+        would return (same budget, same failures)."""
+        events: queue.SimpleQueue[AnswerEvent] = queue.SimpleQueue()
+
+        def run() -> None:
+            try:
+                answer = self.answer(user, text, thread_id, emit=events.put)
+            except Exception:  # the caller waits for Finished: it must always come
+                log.exception("streamed answer failed")
+                answer = Answer(EMPTY_ANSWER, model=self.model_name, ok=False)
+            events.put(Finished(answer))
+
+        yield Started(first_turn=self._first_turn(user, thread_id))
+        threading.Thread(target=run, name="answer-stream", daemon=True).start()
+        while not isinstance(event := events.get(), Finished):
+            yield event
+        yield event
+
+    def _first_turn(self, user: str | AccessScope, thread_id: str) -> bool:
+        """Whether the thread holds no earlier question of this user (a new conversation)."""
+        try:
+            scope = user if isinstance(user, AccessScope) else self.resolve(user_id=user)
+            config = {"configurable": {"thread_id": f"{scope.user_id}:{thread_id}"}}
+            return not self.agent.get_state(config).values.get("messages")
+        except Exception:  # a stranger, or no memory yet: either way nothing came before
+            return True
+
+    def _run_agent(
+        self, inputs: dict, config: dict, context: CallerContext,
+        emit: Callable[[AnswerEvent], None] | None,
+    ) -> dict:
+        """The agent's final state; with `emit`, streamed, reporting tools and text on the way."""
+        if emit is None:
+            return self.agent.invoke(inputs, config=config, context=context)
+        state: dict = {}
+        modes = ["updates", "messages", "values"]
+        for mode, chunk in self.agent.stream(inputs, config=config, context=context,
+                                             stream_mode=modes):
+            if mode == "values":
+                state = chunk
+            elif mode == "updates":
+                for event in _tool_events(chunk):
+                    if isinstance(event, ToolStarted):
+                        event = ToolStarted(event.call_id, event.name, event.args,
+                                            self._subject(context.scope, event.args))
+                    emit(event)
+            else:
+                message, metadata = chunk
+                # Text of a message that calls tools is not part of the answer.
+                calls = getattr(message, "tool_call_chunks", None) or getattr(
+                    message, "tool_calls", None)
+                if (metadata.get("langgraph_node") == "model" and isinstance(message, AIMessage)
+                        and not calls and message.text):
+                    emit(TextDelta(message.text))
+        return state
+
+    def _subject(self, scope: AccessScope, args: dict) -> str | None:
+        """The name of the account a tool call is about, looked up within the caller's scope."""
+        ref = args.get("account")
+        if not isinstance(ref, str) or not ref.strip():
+            return None
+        with self.sessions() as session:
+            found = find_accounts(session, scope, ref)
+        return found.match.name if found.match else None
 
     def _failure(self, text: str, started: float) -> Answer:
         return Answer(
@@ -174,6 +253,19 @@ class Assistant:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _tool_events(update: object) -> Iterator[ToolStarted | ToolFinished]:
+    """Tool calls the model made and tool results that came back, in one graph update."""
+    nodes = update.values() if isinstance(update, dict) else ()
+    for value in nodes:
+        for message in value.get("messages", []) if isinstance(value, dict) else []:
+            if isinstance(message, AIMessage):
+                for call in message.tool_calls:
+                    yield ToolStarted(call.get("id") or "", call["name"], dict(call["args"]))
+            elif isinstance(message, ToolMessage):
+                yield ToolFinished(message.tool_call_id, message.name or "",
+                                   message.status != "error")
 
 
 def _current_turn(messages: list) -> list:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import sys
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.live import Live
 from rich.markdown import Markdown
 from rich.text import Text
 
@@ -16,6 +18,7 @@ from bot.assistant import Answer, Assistant
 from bot.cli import common
 from bot.cli.common import AsJson, AsUser, console, emit_json, fail
 from bot.config import Settings
+from bot.progress import AnswerEvent, Finished, TextDelta, ToolStarted
 
 Thread = Annotated[
     str | None, typer.Option(help="Thread id, to continue an earlier conversation.")
@@ -39,6 +42,23 @@ def show(answer: Answer) -> None:
     for chart in answer.charts:
         details.append(f"chart: {chart}")
     console.print(" · ".join(details), style="dim")
+
+
+def show_stream(events: Iterable[AnswerEvent]) -> Answer:
+    """Print an answer as it is made: a dim line per tool call, the text as it comes, then
+    the finished answer as `show` prints it."""
+    text = ""
+    with Live(Text(""), console=console, transient=True, refresh_per_second=12) as live:
+        for event in events:
+            if isinstance(event, ToolStarted):
+                live.console.print(f"· {event.phrase()}…", style="dim")
+            elif isinstance(event, TextDelta):
+                text += event.text
+                live.update(Markdown(text))
+            elif isinstance(event, Finished):
+                answer = event.answer
+    show(answer)
+    return answer
 
 
 def answer_json(answer: Answer) -> dict:
@@ -93,7 +113,7 @@ def chat_command(as_user: AsUser, thread: Thread = None) -> None:
         if question.lower() in {"exit", "quit"}:
             return
         if question:
-            show(assistant.answer(as_user, question, thread))
+            show_stream(assistant.stream(as_user, question, thread))
 
 
 SHOWCASE = [

@@ -266,11 +266,13 @@ def _packed(items: Sequence[str], slots: int) -> list[str]:
 
 
 def render_answer(
-    answer: Answer, *, title: str | None = None, feedback: FeedbackRef | None = None
+    answer: Answer, *, title: str | None = None, feedback: FeedbackRef | None = None,
+    note: str | None = None,
 ) -> list[SlackMessage]:
     """An answer as one or more messages within Slack's limits; the footer closes the last.
 
-    A failed answer (`ok=False`) is one short notice: no sources, no buttons.
+    `note` (what was left out for this audience, and why) opens the footer. A failed
+    answer (`ok=False`) is one short notice: no sources, no buttons.
     """
     if not answer.ok:
         return [notice(answer.text)]
@@ -279,6 +281,8 @@ def render_answer(
         answer = replace(answer, as_of=as_of)
     blocks = markdown_blocks(text or "_(no answer)_", title=title)
     footer = answer_footer(answer, feedback)
+    if note:
+        footer.insert(0, context(f":lock: {escape(note)}"))
     messages = split_messages(blocks, footer)
     headline = plain(title or next((ln for ln in answer.text.splitlines() if ln.strip()), ""))
     for index, message in enumerate(messages):

@@ -1,8 +1,14 @@
-"""Listeners for messages: @mentions in channels and direct messages, answered in the thread.
+"""Listeners for messages: @mentions in channels and direct messages, answered in the thread,
+and `answer_in_thread`, the one path every Slack surface answers through.
 
-A placeholder goes up first and is replaced in place by the answer; charts follow as
-files in the same thread. A Slack thread is one assistant thread (`thread_id`), so
-follow-ups keep their context. Anything failing on the way ends as one apology.
+Where only the asker reads the thread (a DM, the assistant panel), or everyone in the
+channel may see all the asker may see, the answer is written live: a status line while
+tools run, then a streamed message (`bot.slack.streaming`). Elsewhere a placeholder goes
+up first and is replaced by what every member of the channel may see
+(`bot.slack.disclosure`); what only the asker may see reaches them privately. Charts
+follow as files where the whole answer may go. A Slack thread is one assistant thread
+(`thread_id`), so follow-ups keep their context. Anything failing on the way ends as one
+apology.
 """
 
 from __future__ import annotations
@@ -10,10 +16,22 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from bot.assistant import Answer
+from bot.progress import Finished, Started, TextDelta, ToolFinished, ToolStarted
 from bot.slack.blocks import FeedbackRef, notice, render_answer
-from store.access import UnknownUserError
+from bot.slack.disclosure import (
+    Audience,
+    AudienceScope,
+    Disclosure,
+    footprint_of,
+    without_sensitive,
+)
+from bot.slack.formatting import truncate
+from bot.slack.streaming import Place, Status, StreamWriter, post_privately
+from store.access import AccessScope, UnknownUserError
 
 if TYPE_CHECKING:
     from bot.slack.app import SlackBot
@@ -26,7 +44,10 @@ REFUSAL = (
 )
 APOLOGY = "Sorry, something went wrong while answering. Please try again in a minute."
 EMPTY_QUESTION = "Ask me about your accounts, e.g. “How is Acme doing?”, or type `/kam help`."
+CHARTS_PRIVATE = "{count} chart(s) are not shown here: ask me in a direct message to see them."
 SLACK_MARKUP = re.compile(r"<([@#!]?)([^<>|]+)(?:\|([^<>]*))?>")
+THINKING = "Reading the question"
+TITLE_LIMIT = 80
 
 
 def thread_id(team_id: str | None, channel: str, thread_ts: str) -> str:
@@ -61,6 +82,11 @@ def placeholder_for(subject: str) -> str:
     return f":hourglass_flowing_sand: Looking into {subject}…"
 
 
+def is_private(channel: str) -> bool:
+    """A DM with the bot (posting to a user id writes into it)."""
+    return channel.startswith(("D", "U", "W"))
+
+
 def answer_in_thread(
     bot: SlackBot,
     *,
@@ -72,11 +98,13 @@ def answer_in_thread(
     thread_ts: str | None,
     placeholder: str,
     title: str | None = None,
+    panel: bool = False,
 ) -> None:
-    """Resolve the user, post a placeholder, answer, and replace the placeholder with the answer.
+    """Resolve the user and answer in the thread, as the audience of `channel` may see it.
 
-    `thread_ts=None` starts a new thread at the placeholder (shared commands, App Home).
-    Anything failing on the way ends as one apology in place of the placeholder.
+    `thread_ts=None` starts a new thread (shared commands, App Home); otherwise the reply
+    goes under the asker's message, live where the audience allows. In the assistant
+    `panel` the first question also titles the thread.
     """
     try:
         scope = bot.resolve(slack_user_id)
@@ -84,20 +112,120 @@ def answer_in_thread(
         refusal = notice(REFUSAL.format(slack_user_id=slack_user_id))
         bot.out.post(channel, refusal, thread_ts=thread_ts)
         return
+    audience = Audience.only(scope) if is_private(channel) else bot.audiences.of(channel, scope)
+    if thread_ts is not None and bot.policy.sees_all_of(audience, scope):
+        place = Place(channel, thread_ts, slack_user_id, team_id)
+        _answer_live(bot, scope, place, question, question_id, panel=panel,
+                     named=True)
+        return
+    _answer_for_audience(bot, scope, audience, channel=channel, team_id=team_id,
+                         slack_user_id=slack_user_id, question=question,
+                         question_id=question_id, thread_ts=thread_ts,
+                         placeholder=placeholder, title=title)
+
+
+# ---------------------------------------------------------------- live: status, stream
+
+
+def _answer_live(bot: SlackBot, scope: AccessScope, place: Place, question: str,
+                 question_id: str, *, panel: bool, named: bool) -> None:
+    status = Status(bot.out.client, place)
+    status.show(THINKING)
+    writer = StreamWriter(bot.out, place)
+    answer = Answer(APOLOGY, ok=False)
+    try:
+        for event in bot.events(scope, question, thread_id(place.team_id, place.channel,
+                                                            place.thread_ts)):
+            if isinstance(event, Started) and panel and event.first_turn:
+                bot.set_title(place, truncate(question, TITLE_LIMIT))
+            elif isinstance(event, ToolStarted):
+                phrase = event.phrase(named=named)
+                status.show(phrase)
+                writer.task(event.call_id, phrase, "in_progress")
+            elif isinstance(event, ToolFinished):
+                phrase = writer.tasks.get(event.call_id, "Looking it up")
+                writer.task(event.call_id, phrase, "complete" if event.ok else "error")
+            elif isinstance(event, TextDelta):
+                writer.text(event.text)
+            elif isinstance(event, Finished):
+                answer = event.answer
+    except Exception:
+        log.exception("the assistant failed on a question from %s", scope.user_id)
+        answer = Answer(APOLOGY, ok=False)
+    try:
+        writer.finish(answer, question_id)
+    except Exception:
+        log.exception("could not deliver the answer in %s", place.channel)
+        status.show("")
+        _apologise(bot, place.channel, writer.ts, place.thread_ts)
+        return
+    _upload_charts(bot, answer, place.channel, place.thread_ts)
+
+
+# ---------------------------------------------------------------- channels: what all may see
+
+
+def _answer_for_audience(
+    bot: SlackBot, scope: AccessScope, audience: Audience, *, channel: str,
+    team_id: str | None, slack_user_id: str, question: str, question_id: str,
+    thread_ts: str | None, placeholder: str, title: str | None,
+) -> None:
     posted = bot.out.post(channel, notice(placeholder), thread_ts=thread_ts)
     channel, answer_ts = posted.get("channel") or channel, posted["ts"]
     thread_ts = thread_ts or answer_ts
+    thread = thread_id(team_id, channel, thread_ts)
+    place = Place(channel, thread_ts, slack_user_id, team_id)
     try:
-        answer = bot.ask(scope, question, thread_id(team_id, channel, thread_ts))
+        answer = bot.ask(scope, question, thread)
+        decision = bot.policy.decide(audience, scope, footprint_of(answer, bot.accounts(scope)))
+        public = _public_answer(bot, audience, scope, answer, decision, question, thread)
         ref = FeedbackRef(question_id=question_id, answer_id=f"{channel}:{answer_ts}")
-        first, *rest = render_answer(answer, title=title, feedback=ref)
+        messages = [notice(decision.note or APOLOGY)] if public is None else render_answer(
+            public, title=title, feedback=ref, note=decision.note)
+        first, *rest = messages
         bot.out.update(channel, answer_ts, first)
         for message in rest:
             bot.out.post(channel, message, thread_ts=thread_ts)
+        if decision.private:
+            private_ref = FeedbackRef(question_id=question_id,
+                                      answer_id=f"ephemeral:{channel}:{answer_ts}")
+            note = CHARTS_PRIVATE.format(count=len(answer.charts)) if answer.charts else None
+            post_privately(bot.out, place, render_answer(answer, title=title,
+                                                         feedback=private_ref, note=note))
     except Exception:
         log.exception("could not deliver the answer in %s", channel)
-        _apologise(bot, channel, answer_ts)
+        _apologise(bot, channel, answer_ts, thread_ts)
         return
+    if decision.show == "all":
+        _upload_charts(bot, answer, channel, thread_ts)
+
+
+def _public_answer(bot: SlackBot, audience: Audience, scope: AccessScope, answer: Answer,
+                   decision: Disclosure, question: str, thread: str) -> Answer | None:
+    """What of `answer` goes to the channel (None: nothing but the note)."""
+    if decision.show == "all" or not answer.ok:
+        return answer
+    if decision.show == "without_sensitive":
+        return replace(answer, text=without_sensitive(answer.text), charts=[])
+    if decision.show == "shared":
+        # The same question, answered for everyone present: the tools see only the accounts
+        # every member may see (its own thread memory: never mixed with the asker's).
+        everyone = AudienceScope.of(scope, audience.members)
+        shared = bot.ask(everyone, question, f"{thread}:shared")
+        if not shared.ok:
+            return None
+        shown = footprint_of(shared, bot.accounts(everyone))
+        reach = bot.policy.shared_accounts(audience)
+        if shown.sensitive and not bot.policy.may_see_sensitive(audience, reach):
+            shared = replace(shared, text=without_sensitive(shared.text))
+        return replace(shared, charts=[])
+    return None
+
+
+# ---------------------------------------------------------------- shared steps
+
+
+def _upload_charts(bot: SlackBot, answer: Answer, channel: str, thread_ts: str) -> None:
     for chart in answer.charts if answer.ok else []:
         try:
             bot.out.upload(channel, thread_ts, chart, chart.stem.replace("_", " ").capitalize())
@@ -105,16 +233,22 @@ def answer_in_thread(
             log.exception("could not upload chart %s", chart.name)
 
 
-def _apologise(bot: SlackBot, channel: str, ts: str) -> None:
+def _apologise(bot: SlackBot, channel: str, ts: str | None, thread_ts: str | None) -> None:
     try:
-        bot.out.update(channel, ts, notice(APOLOGY))
+        if ts is None:
+            bot.out.post(channel, notice(APOLOGY), thread_ts=thread_ts)
+        else:
+            bot.out.update(channel, ts, notice(APOLOGY))
     except Exception:
         log.exception("could not post the apology in %s", channel)
 
 
+# ---------------------------------------------------------------- the listeners
+
+
 def answer_mention(event, context, *, bot: SlackBot) -> None:
     """@mention in a channel: answer in the thread of the message."""
-    _answer_message(bot, event, context)
+    answer_message(bot, event, context)
 
 
 def is_direct_message(event) -> bool:
@@ -126,10 +260,10 @@ def is_direct_message(event) -> bool:
 
 def answer_direct_message(event, context, *, bot: SlackBot) -> None:
     """A message in the DM with the bot: answer in its thread."""
-    _answer_message(bot, event, context)
+    answer_message(bot, event, context)
 
 
-def _answer_message(bot: SlackBot, event: dict, context) -> None:
+def answer_message(bot: SlackBot, event: dict, context, *, panel: bool = False) -> None:
     question = question_text(event.get("text", ""), context.bot_user_id, bot.name_of)
     channel, ts = event["channel"], event["ts"]
     thread_ts = event.get("thread_ts") or ts
@@ -145,6 +279,7 @@ def _answer_message(bot: SlackBot, event: dict, context) -> None:
         question_id=f"{channel}:{ts}",
         thread_ts=thread_ts,
         placeholder=placeholder_for(f"“{question}”"),
+        panel=panel,
     )
 
 

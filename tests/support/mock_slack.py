@@ -2,9 +2,13 @@
 
 It answers the methods the bot uses (auth.test, chat.postMessage, chat.update,
 chat.postEphemeral, views.publish, users.info, files.getUploadURLExternal,
-files.completeUploadExternal), the upload URL it hands out, and `response_url`
-posts under /hooks/. Faults are scripted per method: `fail("chat.postMessage",
-status=429, headers={"Retry-After": "1"})` answers the next call that way.
+files.completeUploadExternal; the AI-app methods assistant.threads.setStatus,
+setSuggestedPrompts and setTitle, chat.startStream, appendStream and stopStream;
+conversations.info and conversations.members), the upload URL it hands out, and
+`response_url` posts under /hooks/. Faults are scripted per method:
+`fail("chat.postMessage", status=429, headers={"Retry-After": "1"})` answers the next
+call that way. Channels are scripted with `channel(...)`: who is in it, and whether it
+is shared with another company (Slack Connect); other channels hold only the bot.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
 _TIMESTAMPS = itertools.count(1)
+STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
 BOT_USER_ID = "UBOT0001"
 BOT_ID = "BBOT0001"
 TEAM_ID = "T0TEAM001"
@@ -53,6 +58,8 @@ class MockSlack:
     def __init__(self, port: int = 0) -> None:
         self.calls: list[Call] = []
         self.faults: dict[str, list[Fault]] = {}
+        self.channels: dict[str, dict] = {}
+        self.bots: set[str] = {BOT_USER_ID}
         self._lock = threading.Lock()
         self._ts = _TIMESTAMPS  # shared: message ts stay unique across mocks in one run
         self._files = itertools.count(1)
@@ -92,6 +99,35 @@ class MockSlack:
             self.faults.setdefault(method, []).extend(
                 Fault(status, headers or {}, error) for _ in range(times)
             )
+
+    def channel(self, channel_id: str, members: list[str], *, name: str = "sales",
+                external: bool = False) -> None:
+        """Script a channel: its human `members` (the bot is added) and whether it is shared
+        with another company (`is_ext_shared`, Slack Connect)."""
+        self.channels[channel_id] = {
+            "id": channel_id, "name": name, "is_channel": True, "is_private": False,
+            "is_im": False, "is_mpim": False, "is_ext_shared": external,
+            "members": [BOT_USER_ID, *members],
+        }
+
+    def streamed(self, ts: str | None = None) -> str:
+        """The markdown text of a streamed message (the first stream if `ts` is None)."""
+        return "".join(c["text"] for c in self.stream_chunks(ts) if c["type"] == "markdown_text")
+
+    def stream_chunks(self, ts: str | None = None) -> list[dict]:
+        """Every chunk of a streamed message, in the order they were sent."""
+        chunks: list[dict] = []
+        with self._lock:
+            calls = [c for c in self.calls if c.method in STREAM_METHODS]
+        for call in calls:
+            stream = call.reply.get("ts") if call.method == "chat.startStream" else call.body["ts"]
+            ts = ts or stream
+            if stream != ts:
+                continue
+            if call.body.get("markdown_text"):
+                chunks.append({"type": "markdown_text", "text": call.body["markdown_text"]})
+            chunks.extend(call.body.get("chunks") or [])
+        return chunks
 
     def of(self, method: str) -> list[Call]:
         with self._lock:
@@ -158,8 +194,31 @@ class MockSlack:
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
         if method == "users.info":
             user = body.get("user", "")
-            return {"ok": True, "user": {"id": user, "name": user.lower(), "is_bot": False}}
+            return {"ok": True, "user": {"id": user, "name": user.lower(),
+                                         "is_bot": user in self.bots}}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"{1_700_000_000 + next(self._ts)}.000200"}
+        if method in STREAM_METHODS:
+            ts = body.get("ts") or f"{1_700_000_000 + next(self._ts)}.000300"
+            return {"ok": True, "channel": body.get("channel"), "ts": ts}
+        if method == "conversations.info":
+            info = self._channel(str(body.get("channel", "")))
+            return {"ok": True, "channel": {k: v for k, v in info.items() if k != "members"}}
+        if method == "conversations.members":
+            members = self._channel(str(body.get("channel", "")))["members"]
+            start, limit = int(body.get("cursor") or 0), int(body.get("limit") or 100)
+            more = start + limit < len(members)
+            return {"ok": True, "members": members[start : start + limit],
+                    "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
         return {"ok": True}
+
+    def _channel(self, channel_id: str) -> dict:
+        if channel_id in self.channels:
+            return self.channels[channel_id]
+        im = channel_id.startswith("D")
+        return {"id": channel_id, "name": "" if im else "general", "is_channel": not im,
+                "is_im": im, "is_mpim": False, "is_private": im, "is_ext_shared": False,
+                "members": [BOT_USER_ID]}
 
     def _handler(self):
         mock = self

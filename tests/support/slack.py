@@ -26,6 +26,8 @@ BEN = "U0KAM00002"  # KAM, North: owns Stark Components (A0006)
 
 MARIA = "U0MGR00001"  # manager of the North team
 
+ADA = "U0ADMIN001"  # admin: sees every account
+
 STRANGER = "U0NOBODY99"
 
 CHANNEL = "C0SALES001"
@@ -112,6 +114,16 @@ class SlackSender:
         if thread_ts:
             event["thread_ts"] = thread_ts
         return self.event(event, **kwargs)
+
+    def thread_started(self, *, user: str = ANNA, channel: str = "D0ANNA001",
+                       thread_ts: str | None = None, viewing: str | None = None,
+                       changed: bool = False, **kwargs) -> Reply:
+        """The assistant panel opened (or, with `changed`, the user moved to `viewing`)."""
+        context = {"channel_id": viewing, "team_id": TEAM_ID} if viewing else {}
+        kind = "assistant_thread_context_changed" if changed else "assistant_thread_started"
+        return self.event({"type": kind, "event_ts": self.next_ts(), "assistant_thread": {
+            "user_id": user, "channel_id": channel, "context": context,
+            "thread_ts": thread_ts or self.next_ts()}}, **kwargs)
 
     def command(self, text: str, *, user: str = ANNA, channel: str = CHANNEL,
                 response_url: str) -> Reply:
