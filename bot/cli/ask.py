@@ -25,13 +25,16 @@ Thread = Annotated[
 ]
 
 
-def load_assistant() -> tuple[Settings, Assistant]:
-    """The configured assistant, built by the one factory, with a spinner while it loads."""
+def load_assistant(one_shot: bool = False) -> tuple[Settings, Assistant]:
+    """The configured assistant, built by the one factory, with a spinner while it loads.
+    `one_shot` (one question, then exit) loads the embedding model only if a question needs it."""
     from bot.factory import build_assistant
+    from knowledge.embeddings import LazyEmbedder
 
     settings = common.settings()
+    embedder = LazyEmbedder.from_settings(settings) if one_shot else None
     with console.status("Loading the assistant (models, knowledge index)..."):
-        return settings, build_assistant(settings)
+        return settings, build_assistant(settings, embedder=embedder)
 
 
 def show(answer: Answer) -> None:
@@ -89,7 +92,7 @@ def ask_command(
 ) -> None:
     """Ask one question and print the answer (exit 1 when it could not be answered)."""
     text = _question(question)
-    _, assistant = load_assistant()
+    _, assistant = load_assistant(one_shot=True)
     answer = assistant.answer(as_user, text, thread or uuid.uuid4().hex)
     if as_json:
         emit_json(answer_json(answer))
