@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.agent.graph import AnswerTimeout
 from bot.agent.models import describe_model_error
+from bot.health import describe_failure
 from bot.progress import AnswerEvent, Finished, Started, TextDelta, ToolFinished, ToolStarted
 from knowledge.index import CITATION
 from store.access import AccessScope, UnknownUserError, resolve_caller
+from store.ratelimit import RateLimit
 from tools.context import CallerContext
 from tools.find import find_accounts
 from tools.payload import loads
@@ -38,6 +40,13 @@ EMPTY_ANSWER = "Sorry, I could not put an answer together. Please rephrase the q
 EMPTY_ANSWER_BROKEN_CALL = (
     "Sorry, the language model sent a request I could not read (malformed tool arguments). "
     "Please try again."
+)
+TOO_LONG = (
+    "Sorry, that question is too long for me ({length:,} characters; I read up to {limit:,}). "
+    "Please ask it in fewer words."
+)
+SLOW_DOWN = (
+    "You are asking faster than I can answer: please wait a minute before the next question."
 )
 
 
@@ -75,6 +84,8 @@ class Assistant:
         as_of: date | None,
         answer_budget_s: float,
         step_limit: int,
+        max_question_chars: int = 4000,
+        rate_limit: RateLimit | None = None,
     ):
         self.agent = agent
         self.tools = tools  # the allowlist the agent was built with
@@ -83,6 +94,8 @@ class Assistant:
         self.as_of = as_of
         self.answer_budget_s = answer_budget_s
         self.step_limit = step_limit
+        self.max_question_chars = max_question_chars
+        self.rate_limit = rate_limit  # per user, for Slack (`bot.factory.build_assistant`)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="answer")
 
     def resolve(
@@ -104,6 +117,13 @@ class Assistant:
             scope = user if isinstance(user, AccessScope) else self.resolve(user_id=user)
         except UnknownUserError:
             return Answer(UNKNOWN_USER, model=self.model_name, ok=False)
+        if len(text) > self.max_question_chars:
+            # Never sent on to the model: its cost and its answer time grow with the length.
+            limit = self.max_question_chars
+            return self._failure(TOO_LONG.format(length=len(text), limit=limit), started)
+        if self.rate_limit is not None and not self.rate_limit.allow(f"user:{scope.user_id}"):
+            log.info("rate limit: %s asked too often", scope.user_id)
+            return self._failure(SLOW_DOWN, started)
         deadline = started + self.answer_budget_s
         context = CallerContext(
             scope=scope, as_of=self.as_of, thread_id=thread_id, deadline=deadline
@@ -134,11 +154,13 @@ class Assistant:
             )
         except Exception as exc:
             apology = describe_model_error(exc)
-            if apology is None:
+            if apology is not None:
+                log.error("model call failed: %s", exc)
+            elif (apology := describe_failure(exc)) is not None:
+                log.error("answer failed: %s: %s", type(exc).__name__, exc)
+            else:
                 log.exception("answer failed")
                 apology = "Sorry, something went wrong on my side. The error has been logged."
-            else:
-                log.error("model call failed: %s", exc)
             return self._failure(apology, started)
         return self._compose(state["messages"], started)
 

@@ -4,22 +4,26 @@ session factory (`Services`), the embedder, the guidance index, the model and th
 from __future__ import annotations
 
 import logging
+import shutil
+import sqlite3
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.agent.graph import build_agent, open_checkpointer
+from bot.agent.graph import ScopedFilters, build_agent, open_checkpointer
 from bot.agent.models import TransientFallback, build_openai_model
 from bot.agent.offline.model import CallerScope, OfflineBrain, OfflineChatModel
 from bot.assistant import Assistant
 from bot.config import Settings
 from knowledge.embeddings import BackgroundEmbedder, TextEmbedder
-from knowledge.index import build_guidance_index, default_sources
+from knowledge.index import GuidanceIndex, build_guidance_index, default_sources
 from prompts import Prompts
 from store.db import ensure_schema, make_engine, make_session_factory
+from store.ratelimit import RateLimit
 from tools.accounts import make_account_tools
 from tools.drafting import make_drafting_tools
 from tools.guidance import make_guidance_tools
@@ -39,9 +43,13 @@ class Services:
         self.engine.dispose()
 
 
-def build_services(settings: Settings, *, migrate: bool = True) -> Services:
-    """Create the engine (migrating the schema to the latest version unless told not to)."""
-    engine = make_engine(settings.db_url)
+def build_services(settings: Settings, *, migrate: bool = True, create: bool = True) -> Services:
+    """Create the engine (migrating the schema to the latest version unless told not to).
+
+    `create=False` (the Slack server and its workers): a SQLite file that is not there is
+    an error (store.db.DatabaseMissing), never a new empty database.
+    """
+    engine = make_engine(settings.db_url, create=create)
     if migrate:
         ensure_schema(engine)
     return Services(settings=settings, engine=engine, sessions=make_session_factory(engine))
@@ -56,14 +64,28 @@ def build_tools(services: Services, index, prompts: Prompts) -> list:
     ]
 
 
-def build_assistant(
-    settings: Settings, services: Services | None = None, embedder: TextEmbedder | None = None
-) -> Assistant:
-    """The one factory used by the CLI, Slack and tests (which pass a shared embedder)."""
-    services = services or build_services(settings)
-    prompts = Prompts()
-    # The model loads on a worker thread while the database, index and agent are set up.
-    embedder = embedder or BackgroundEmbedder.from_settings(settings)
+def open_guidance_index(settings: Settings, embedder: TextEmbedder) -> GuidanceIndex:
+    """The guidance index, brought up to date with the guidance files.
+
+    The index only mirrors the files (shipped and the user's), so a damaged one is moved
+    aside (logged) and rebuilt from them instead of failing every answer.
+    """
+    try:
+        return _synced_index(settings, embedder)
+    except Exception as error:
+        if not _damaged_index(error):
+            raise
+        damaged = settings.chroma_dir.with_name(
+            f"{settings.chroma_dir.name}.damaged-{datetime.now():%Y%m%d-%H%M%S}"
+        )
+        log.error("guidance index %s is damaged (%s): moved it to %s and rebuilding it",
+                  settings.chroma_dir, error, damaged)
+        _forget_chroma_client(settings.chroma_dir)
+        shutil.move(settings.chroma_dir, damaged)
+        return _synced_index(settings, embedder)
+
+
+def _synced_index(settings: Settings, embedder: TextEmbedder) -> GuidanceIndex:
     index = build_guidance_index(settings, embedder)
     report = index.sync(default_sources(settings))
     if report.chunks_added or report.chunks_removed:
@@ -72,6 +94,39 @@ def build_assistant(
             report.chunks_added,
             report.chunks_removed,
         )
+    return index
+
+
+def _damaged_index(error: Exception) -> bool:
+    from chromadb.errors import ChromaError
+
+    return isinstance(error, ChromaError | sqlite3.DatabaseError)
+
+
+def _forget_chroma_client(chroma_dir) -> None:
+    # Chroma keeps one client per directory for the life of the process, a failed one
+    # included: without this, the rebuilt index would get the broken client back.
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(chroma_dir), None)
+
+
+def build_assistant(
+    settings: Settings,
+    services: Services | None = None,
+    embedder: TextEmbedder | None = None,
+    *,
+    limit_users: bool = False,
+) -> Assistant:
+    """The one factory used by the CLI, Slack and tests (which pass a shared embedder).
+
+    `limit_users` (Slack): each person's questions go through the per-user rate limit.
+    """
+    services = services or build_services(settings)
+    prompts = Prompts()
+    # The model loads on a worker thread while the database, index and agent are set up.
+    embedder = embedder or BackgroundEmbedder.from_settings(settings)
+    index = open_guidance_index(settings, embedder)
     tools = build_tools(services, index, prompts)
     brain = OfflineBrain(
         services.sessions, prompts, cache_dir=settings.kam_data_dir / "cache",
@@ -88,6 +143,7 @@ def build_assistant(
         model, model_name = offline, "offline"
     # Innermost, so that it also scopes the offline model when the fallback swaps it in.
     middleware.append(CallerScope())
+    middleware.append(ScopedFilters(services.sessions))
     agent = build_agent(
         model,
         tools,
@@ -103,4 +159,10 @@ def build_assistant(
         as_of=settings.kam_as_of,
         answer_budget_s=settings.kam_answer_budget_s,
         step_limit=settings.kam_agent_step_limit,
+        max_question_chars=settings.kam_max_question_chars,
+        rate_limit=RateLimit(
+            services.engine,
+            per_minute=settings.kam_user_rate_per_minute,
+            burst=settings.kam_user_rate_burst,
+        ) if limit_users and settings.kam_user_rate_per_minute else None,
     )

@@ -2,25 +2,82 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MMAP_SIZE = 256 * 1024 * 1024
+BUSY_TIMEOUT_S = 30
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine; SQLite gets foreign keys on, WAL, a busy timeout and a memory map."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+class DatabaseMissing(RuntimeError):
+    """The SQLite database file is not there (and was not to be created)."""
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and for an in-memory one)."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    if parsed.query.get("uri") == "true" and database.startswith("file:"):
+        return Path(database.removeprefix("file:"))  # the URI form: sqlite:///file:PATH?…
+    return Path(database)
+
+
+def make_engine(url: str, *, echo: bool = False, create: bool = True) -> Engine:
+    """Create an engine; SQLite gets foreign keys on, WAL, a busy timeout and a memory map.
+
+    With `create=False` a SQLite file that is not there is never created: connecting fails
+    instead (DatabaseMissing at once, "unable to open database file" later). A server must
+    not answer from an empty database made on the spot after its file was lost.
+    """
+    path = sqlite_path(url)
+    if path is not None:
+        if not create and not path.is_file():
+            raise DatabaseMissing(f"the database file {path} does not exist")
+        options: dict = {"connect_args": {"timeout": BUSY_TIMEOUT_S}}
+        if not create and make_url(url).query.get("uri") != "true":
+            # SQLite's URI form with mode=rw opens an existing file only.
+            uri = f"file:{quote(str(path.resolve()))}?mode=rw"
+            options = {"creator": lambda: sqlite3.connect(
+                uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False)}
+        engine = create_engine(url, echo=echo, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+@contextmanager
+def begin_briefly(engine: Engine, wait_s: float = 2.0) -> Iterator[Connection]:
+    """A transaction that waits at most `wait_s` for SQLite's write lock (default: 30 s).
+
+    For small bookkeeping writes (rate buckets, channel pacing) that may give up during a
+    long import rather than hold an answer back: the caller handles OperationalError.
+    """
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
+            conn.commit()
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            if sqlite:
+                conn.rollback()
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+                conn.commit()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -309,3 +309,50 @@ class SlackFeedback(Base):
     user_id: Mapped[str | None] = mapped_column(String(64))
     helpful: Mapped[bool] = mapped_column(Boolean)
     voted_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SlackPending(Base):
+    """A Slack reply under way: an event a worker took, or a placeholder it posted, that has
+    not yet been replaced by its answer.
+
+    Shared through the database, so that when a worker dies, or the bot stops before an
+    answer is finished, another process can replace each one with an apology (no
+    "Looking into…" left forever). `owner` is `host:pid` of the process doing the work.
+    """
+
+    __tablename__ = "slack_pending"
+    __table_args__ = (
+        Index("ix_slack_pending_thread", "channel", "thread_ts"),
+        Index("ix_slack_pending_reply", "channel", "reply_ts"),
+    )
+
+    pending_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    reply_ts: Mapped[str | None] = mapped_column(String(32))
+    # "placeholder" (a message to replace) or "stream" (a streamed message to close).
+    reply_kind: Mapped[str | None] = mapped_column(String(16))
+    owner: Mapped[str] = mapped_column(String(120), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ChannelSlot(Base):
+    """When the next message may go to a Slack channel (seconds since the epoch): one
+    message per second per channel, shared by every process that posts."""
+
+    __tablename__ = "slack_channel_slots"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Float)
+
+
+class RateBucket(Base):
+    """A per-user token bucket (questions), shared by every process that answers."""
+
+    __tablename__ = "rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    allowed: Mapped[bool] = mapped_column(Boolean)

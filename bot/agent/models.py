@@ -74,7 +74,7 @@ def build_openai_model(settings: Settings) -> BaseChatModel:
         base_url=settings.openai_base_url,
         timeout=timeout,
         max_retries=retries,
-        max_tokens=settings.kam_llm_max_tokens,
+        max_completion_tokens=settings.kam_llm_max_tokens,
         temperature=0,
     )
 

@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import accounts, ask, data, drafts, evals, knowledge, slack
+from bot.cli import accounts, ask, common, data, drafts, evals, knowledge, slack
+from knowledge.embeddings import EmbeddingModelError
 
 app = typer.Typer(
     help="KAM Assistant: account KPIs, guidance and drafts for key account managers.",
@@ -57,6 +58,7 @@ for name, command, panel in (
     ("demo-data", data.demo_data_command, DATA),
     ("serve", slack.serve_command, SLACK),
     ("digest", slack.digest_command, SLACK),
+    ("doctor", slack.doctor_command, ADMIN),
 ):
     app.command(name, rich_help_panel=panel)(command)
 app.add_typer(drafts.draft_app, name="draft", rich_help_panel=DRAFTS)
@@ -68,7 +70,11 @@ app.add_typer(evals.eval_app, name="eval", rich_help_panel=ADMIN)
 
 def main() -> None:
     """Entry point of the `kam` console script."""
-    app(prog_name="kam")
+    try:
+        app(prog_name="kam")
+    except EmbeddingModelError as error:  # a setup problem: one line, not a traceback
+        common.fail(error, 2)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -2,27 +2,43 @@
 
 - 429 answers are retried after `Retry-After`, a bounded number of times
   (slack_sdk only retries connection errors by default, so the handler is added here);
-- `chat.postMessage` is paced to one message per second per channel (Slack's limit);
+- `chat.postMessage` is paced to one message per second per channel (Slack's limit),
+  across processes when the slots are kept in the database (`SharedPacer`);
 - messages go out with `link_names` and unfurls off: nothing the model wrote
-  becomes a ping or a link preview (the text itself is escaped by `bot.slack.blocks`).
+  becomes a ping or a link preview (the text itself is escaped by `bot.slack.blocks`);
+- every reply under way (an event taken, a placeholder posted, a stream opened) is kept in
+  `slack_pending` until its answer replaces it (`PendingReplies`, `TrackedWebClient`), so
+  that a process that dies or stops leaves no "Looking into…" behind: another one (or the
+  next start) replaces each with an apology.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from sqlalchemy import Engine, delete, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
-from bot.slack.blocks import SlackMessage
+from bot.health import Check
+from bot.slack.blocks import SlackMessage, notice
+from store.db import begin_briefly
+from store.models import ChannelSlot, SlackPending
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +83,27 @@ def _retry_after(response: HttpResponse) -> float:
 
 
 def build_web_client(
-    token: str | None, base_url: str, *, rate_limit_retries: int = 3, timeout_s: int = 30
+    token: str | None,
+    base_url: str,
+    *,
+    rate_limit_retries: int = 3,
+    timeout_s: int = 30,
+    pending: PendingReplies | None = None,
 ) -> WebClient:
-    """A WebClient for the bot token with connection-error and bounded rate-limit retries."""
-    return WebClient(
-        token=token,
-        base_url=base_url,
-        timeout=timeout_s,
-        retry_handlers=[
+    """A WebClient for the bot token with connection-error and bounded rate-limit retries;
+    with `pending`, one that keeps the ledger of replies under way (`TrackedWebClient`)."""
+    options: dict[str, Any] = {
+        "token": token,
+        "base_url": base_url,
+        "timeout": timeout_s,
+        "retry_handlers": [
             ConnectionErrorRetryHandler(max_retry_count=1),
             BoundedRateLimitRetry(max_retry_count=rate_limit_retries),
         ],
-    )
+    }
+    if pending is not None:
+        return TrackedWebClient(pending, **options)
+    return WebClient(**options)
 
 
 class ChannelPacer:
@@ -106,6 +131,272 @@ class ChannelPacer:
                 self._next_slot = {c: t for c, t in self._next_slot.items() if t > now}
         if slot > now:
             self.sleep(slot - now)
+
+
+def check_slack_api(client: WebClient) -> Check:
+    """The Slack Web API answers and accepts the bot token (auth.test), in one line."""
+    try:
+        response = client.auth_test()
+    except SlackApiError as error:
+        reason = error.response.get("error") if error.response is not None else error
+        return Check("Slack API", False, f"Slack refused SLACK_BOT_TOKEN ({reason}): copy the "
+                     "Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page")
+    except OSError as error:  # refused, unreachable, timed out, TLS
+        reason = getattr(error, "reason", None) or error
+        return Check("Slack API", False, f"cannot reach the Slack API at {client.base_url} "
+                     f"({reason}): check SLACK_API_URL and the network")
+    return Check("Slack API", True, f"bot {response.get('user')} in {response.get('team')}")
+
+
+class SharedPacer(ChannelPacer):
+    """`ChannelPacer` with each channel's next slot in the database (`slack_channel_slots`),
+    so that processes answering in the same channel share its one message a second.
+
+    Taking a slot is one upsert statement; if the database cannot take it (locked by a
+    long import, read-only), this process paces on its own and logs a warning.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        interval_s: float = 1.0,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        super().__init__(interval_s, clock=clock, sleep=sleep)
+        self.engine = engine
+
+    def wait(self, channel: str) -> None:
+        now = self.clock()
+        try:
+            with begin_briefly(self.engine) as conn:
+                next_at = conn.execute(self._take(channel, now, conn.dialect.name)).scalar_one()
+        except DBAPIError as error:
+            log.warning("channel pacing in this process only (database: %s)", error.orig)
+            super().wait(channel)
+            return
+        slot = next_at - self.interval_s
+        if slot > now:
+            self.sleep(slot - now)
+
+    def _take(self, channel: str, now: float, dialect: str):
+        sqlite_ = dialect == "sqlite"
+        greatest = func.max if sqlite_ else func.greatest  # SQLite's two-argument max
+        insert_ = (sqlite.insert if sqlite_ else postgresql.insert)(ChannelSlot)
+        return (
+            insert_.values(channel=channel, next_at=now + self.interval_s)
+            .on_conflict_do_update(
+                index_elements=[ChannelSlot.channel],
+                set_={"next_at": greatest(ChannelSlot.next_at, literal(now)) + self.interval_s},
+            )
+            .returning(ChannelSlot.next_at)
+        )
+
+
+# What a placeholder starts with (bot.slack.listeners and bot.slack.streaming): a message
+# with it is a reply still under way, one without it is an answer (or a refusal).
+PLACEHOLDER_MARK = ":hourglass_flowing_sand:"
+INTERRUPTED = (
+    "Sorry, I was interrupted (a restart) before I could finish this answer. "
+    "Please ask again."
+)
+
+
+def process_owner(pid: int | None = None) -> str:
+    """This process as the owner of replies under way: `host:pid`."""
+    return f"{socket.gethostname()}:{pid or os.getpid()}"
+
+
+def gone(row: Any) -> bool:
+    """Whether the owner of a reply under way is a process of this host that no longer runs
+    (owners on other hosts are left to their own host)."""
+    host, _, pid = row.owner.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
+
+
+def stale(row: Any, after_s: float) -> bool:
+    """Whether a reply under way on this host is older than `after_s` (a listener that
+    failed without a word: its process lives on, so `gone` never says so)."""
+    host = row.owner.rpartition(":")[0]
+    return host == socket.gethostname() and row.created_at < utcnow() - timedelta(seconds=after_s)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process runs; a zombie (dead, not yet reaped) counts as dead."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class PendingReplies:
+    """The ledger of replies under way, in `slack_pending`, shared by every process.
+
+    A row is written when a worker takes an event (`bot.slack.ingress`), gets the ts of
+    the placeholder or the stream that answers it, and goes when that message is replaced
+    by the answer. Rows of a process that died (or stops with answers unfinished) are
+    replaced by an apology with `apologise`.
+    """
+
+    def __init__(self, engine: Engine, *, owner: str | None = None):
+        self.engine = engine
+        self.owner = owner or process_owner()
+
+    def accept(self, conn, channel: str, thread_ts: str | None, event_id: str | None) -> None:
+        """An event taken by this process (inside the caller's transaction)."""
+        conn.execute(insert(SlackPending).values(
+            event_id=event_id, channel=channel, thread_ts=thread_ts, owner=self.owner,
+            created_at=utcnow(),
+        ))
+
+    def started(self, channel: str, thread_ts: str | None, ts: str, kind: str) -> None:
+        """A placeholder posted, or a stream opened, in `channel` (in `thread_ts`)."""
+        with self.engine.begin() as conn:
+            waiting = self._waiting(channel, thread_ts)
+            claimed = conn.execute(
+                update(SlackPending).where(SlackPending.pending_id == waiting)
+                .values(reply_ts=ts, reply_kind=kind)
+            ).rowcount
+            if not claimed:
+                conn.execute(insert(SlackPending).values(
+                    channel=channel, thread_ts=thread_ts or ts, reply_ts=ts, reply_kind=kind,
+                    owner=self.owner, created_at=utcnow(),
+                ))
+
+    def answered_in_thread(self, channel: str, thread_ts: str) -> None:
+        """A final message (a refusal, a notice) posted straight into a thread where an
+        event of this process was waiting for its first reply."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(SlackPending).where(
+                SlackPending.pending_id == self._waiting(channel, thread_ts)))
+
+    def finished(self, channel: str, ts: str) -> None:
+        """The reply `ts` was replaced by its answer (or its stream closed)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(SlackPending).where(
+                SlackPending.channel == channel, SlackPending.reply_ts == ts))
+
+    def _waiting(self, channel: str, thread_ts: str | None):
+        return (
+            select(func.min(SlackPending.pending_id))
+            .where(SlackPending.channel == channel, SlackPending.thread_ts == thread_ts,
+                   SlackPending.reply_ts.is_(None), SlackPending.owner == self.owner)
+            .scalar_subquery()
+        )
+
+    def apologise(
+        self, client: WebClient, abandoned: Callable[[Any], bool], text: str = INTERRUPTED
+    ) -> int:
+        """Replace every reply under way that is `abandoned` (a predicate on its row: see
+        `gone`) with one apology; returns how many.
+
+        A placeholder is replaced in place; a stream is closed with the apology; an event
+        with no reply yet gets the apology in its thread.
+        """
+        with self.engine.connect() as conn:
+            rows = [r for r in conn.execute(select(SlackPending)).all() if abandoned(r)]
+        message = notice(text)
+        for row in rows:
+            try:
+                _apologise(client, row, message)
+            except SlackApiError as error:
+                log.error("could not apologise in %s: %s", row.channel,
+                          error.response.get("error"))
+            except Exception:
+                log.exception("could not apologise in %s", row.channel)
+            with self.engine.begin() as conn:
+                conn.execute(delete(SlackPending).where(SlackPending.pending_id == row.pending_id))
+        if rows:
+            log.warning("replaced %d unfinished repl%s with an apology", len(rows),
+                        "y" if len(rows) == 1 else "ies")
+        return len(rows)
+
+
+def _apologise(client: WebClient, row, message: SlackMessage) -> None:
+    kwargs = message.as_kwargs()
+    if row.reply_ts and row.reply_kind == "stream":
+        try:
+            client.chat_stopStream(channel=row.channel, ts=row.reply_ts,
+                                   markdown_text=f"\n\n{message.text}")
+            return
+        except SlackApiError:
+            pass  # a stream Slack already closed: replace the message instead
+    if row.reply_ts:
+        try:
+            client.chat_update(channel=row.channel, ts=row.reply_ts, link_names=False, **kwargs)
+            return
+        except SlackApiError as error:
+            log.info("could not replace %s (%s): posting the apology instead", row.reply_ts,
+                     error.response.get("error"))
+    client.chat_postMessage(channel=row.channel, thread_ts=row.thread_ts, link_names=False,
+                            unfurl_links=False, unfurl_media=False, **kwargs)
+
+
+class TrackedWebClient(WebClient):
+    """A WebClient that keeps `PendingReplies` up to date from the calls it makes: a
+    placeholder posted or a stream opened is a reply under way; an update without the
+    placeholder mark, or a stream stopped, is its answer.
+
+    The ledger is kept on the client, the one object every reply passes through, so the
+    listeners need not know of it. Its writes never fail a call: a ledger that cannot be
+    written is logged, and the reply still goes out.
+    """
+
+    def __init__(self, pending: PendingReplies, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.pending = pending
+
+    def chat_postMessage(self, **kwargs: Any):
+        response = super().chat_postMessage(**kwargs)
+        channel = response.get("channel") or kwargs["channel"]
+        thread_ts = kwargs.get("thread_ts")
+        if _is_placeholder(kwargs.get("text")):
+            self._note(self.pending.started, channel, thread_ts, response["ts"], "placeholder")
+        elif thread_ts:
+            self._note(self.pending.answered_in_thread, channel, thread_ts)
+        return response
+
+    def chat_update(self, **kwargs: Any):
+        response = super().chat_update(**kwargs)
+        if not _is_placeholder(kwargs.get("text")):  # a progress line is still under way
+            self._note(self.pending.finished, response.get("channel") or kwargs["channel"],
+                       kwargs["ts"])
+        return response
+
+    def chat_startStream(self, **kwargs: Any):
+        response = super().chat_startStream(**kwargs)
+        self._note(self.pending.started, response.get("channel") or kwargs["channel"],
+                   kwargs.get("thread_ts"), response["ts"], "stream")
+        return response
+
+    def chat_stopStream(self, **kwargs: Any):
+        response = super().chat_stopStream(**kwargs)
+        self._note(self.pending.finished, response.get("channel") or kwargs["channel"],
+                   kwargs["ts"])
+        return response
+
+    @staticmethod
+    def _note(record: Callable[..., None], *args: Any) -> None:
+        try:
+            record(*args)
+        except DBAPIError as error:
+            log.warning("replies under way not recorded (database: %s)", error.orig)
+
+
+def _is_placeholder(text: object) -> bool:
+    return isinstance(text, str) and text.startswith(PLACEHOLDER_MARK)
 
 
 class SlackOut:

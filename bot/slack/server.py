@@ -1,4 +1,8 @@
-"""HTTP serving of the Slack app: `POST /slack/events` for Slack, `GET /healthz` for probes.
+"""HTTP serving of the Slack app: `POST /slack/events` for Slack; `GET /healthz` (the
+process is alive) and `GET /readyz` (it can answer: see `bot.health`) for probes.
+
+The signature is checked here, on the raw body, before anything parses it: an unsigned
+or forged request gets a 401 and one log line without its body, whatever it contains.
 
 uvicorn (with httptools and uvloop) in front of the Bolt app. Events API
 deliveries (JSON) are dispatched on the event loop itself: for them Bolt only
@@ -22,16 +26,33 @@ from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_sdk.signature import SignatureVerifier
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
 MAX_BODY_BYTES = 1_000_000  # Slack's payloads are far smaller
+INVALID_REQUEST = json.dumps({"error": "invalid request"})
+
+# Whether the bot can answer, and why: {check name: {"ok": bool, "detail": str}}.
+Readiness = Callable[[], tuple[bool, dict[str, dict]]]
 
 
-def build_asgi_app(app: App, healthy: Callable[[], bool], pool: ThreadPoolExecutor):
-    """An ASGI callable: Slack requests to Bolt, `GET /healthz` answered here."""
+def always_ready() -> tuple[bool, dict[str, dict]]:
+    return True, {}
+
+
+def build_asgi_app(
+    app: App,
+    pool: ThreadPoolExecutor,
+    *,
+    ready: Readiness = always_ready,
+    signing_secret: str | None = None,
+):
+    """An ASGI callable: Slack requests to Bolt, `/healthz` and `/readyz` answered here."""
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     async def asgi(scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -39,8 +60,12 @@ def build_asgi_app(app: App, healthy: Callable[[], bool], pool: ThreadPoolExecut
         method, path = scope["method"], scope["path"]
         loop = asyncio.get_running_loop()
         if method == "GET" and path == HEALTH_PATH:
-            ok = await loop.run_in_executor(pool, _check, healthy)
-            await _send(send, 200 if ok else 503, json.dumps({"ok": ok}), "application/json")
+            await _send(send, 200, json.dumps({"ok": True}), "application/json")
+            return
+        if method == "GET" and path == READY_PATH:
+            ok, checks = await loop.run_in_executor(pool, _check, ready)
+            payload = json.dumps({"ready": ok, "checks": checks})
+            await _send(send, 200 if ok else 503, payload, "application/json")
             return
         if method != "POST" or path != EVENTS_PATH:
             await _send(send, 404, "Not Found", "text/plain")
@@ -53,11 +78,21 @@ def build_asgi_app(app: App, healthy: Callable[[], bool], pool: ThreadPoolExecut
         for key, value in scope["headers"]:
             name = key.decode("latin-1").lower()
             headers[name] = [*headers.get(name, ()), value.decode("latin-1")]
-        request = BoltRequest(
-            body=body.decode("utf-8", errors="replace"),
-            query=scope.get("query_string", b"").decode("latin-1"),
-            headers=headers,
-        )
+        text = body.decode("utf-8", errors="replace")
+        if verifier is not None and not verifier.is_valid(
+            text, _first(headers, "x-slack-request-timestamp"), _first(headers, "x-slack-signature")
+        ):
+            log.info("rejected a request with an invalid signature (%d bytes)", len(body))
+            await _send(send, 401, INVALID_REQUEST, "application/json")
+            return
+        try:
+            request = BoltRequest(
+                body=text, query=scope.get("query_string", b"").decode("latin-1"), headers=headers
+            )
+        except ValueError:  # json.JSONDecodeError included
+            log.warning("rejected a request whose body could not be read (%d bytes)", len(body))
+            await _send(send, 400, INVALID_REQUEST, "application/json")
+            return
         if headers.get("content-type", [""])[0].startswith("application/json"):
             response = app.dispatch(request)
         else:
@@ -67,12 +102,17 @@ def build_asgi_app(app: App, healthy: Callable[[], bool], pool: ThreadPoolExecut
     return asgi
 
 
-def _check(healthy: Callable[[], bool]) -> bool:
+def _first(headers: dict[str, str | Sequence[str]], name: str) -> str:
+    values = headers.get(name) or [""]
+    return values if isinstance(values, str) else values[0]
+
+
+def _check(ready: Readiness) -> tuple[bool, dict[str, dict]]:
     try:
-        return healthy()
-    except Exception:
-        log.exception("health check failed")
-        return False
+        return ready()
+    except Exception as error:
+        log.exception("readiness check failed")
+        return False, {"readiness": {"ok": False, "detail": f"the check itself failed: {error}"}}
 
 
 async def _body(receive) -> bytes | None:
@@ -115,16 +155,23 @@ async def _send_bolt(send, response: BoltResponse) -> None:
 class SlackHttpServer:
     """Serves the app on `host:port` (port 0 picks a free one) until stopped.
 
-    `serve_forever()` in the main thread stops on Ctrl-C or SIGTERM after the requests
-    in progress; `start()` serves from a background thread (tests, benchmarks).
+    `serve_forever()` in the main thread stops on Ctrl-C or SIGTERM (or `stop()`) once the
+    requests in progress have their response: it stops accepting first. `start()` serves
+    from a background thread (tests, benchmarks).
     """
 
     def __init__(
-        self, app: App, host: str, port: int, *, healthy: Callable[[], bool] = lambda: True
+        self,
+        app: App,
+        host: str,
+        port: int,
+        *,
+        ready: Readiness = always_ready,
+        signing_secret: str | None = None,
     ):
         self.pool = ThreadPoolExecutor(16, thread_name_prefix="slack-http")
         config = uvicorn.Config(
-            build_asgi_app(app, healthy, self.pool),
+            build_asgi_app(app, self.pool, ready=ready, signing_secret=signing_secret),
             host=host,
             port=port,
             lifespan="off",
@@ -157,6 +204,10 @@ class SlackHttpServer:
                 raise RuntimeError("the Slack HTTP server did not start")
             time.sleep(0.01)
         return self
+
+    def stop(self) -> None:
+        """Stop accepting; `serve_forever` returns once the requests under way are answered."""
+        self.server.should_exit = True
 
     def shutdown(self) -> None:
         self.server.should_exit = True
