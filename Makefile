@@ -52,7 +52,8 @@ bench-kpi: $(STAMP)
 bench-agent: $(STAMP)
 	$(PY) benchmarks/agent_bench.py
 
-# Slack ingress: 500 signed events, 50 in flight, to `kam serve` (offline model, mock Slack).
+# Slack ingress: 500 signed events, 50 in flight, to `kam serve` (offline model, mock Slack);
+# then 60 live answers one at a time: time to the first status line and the first streamed text.
 bench-slack: $(STAMP)
 	$(PY) benchmarks/slack_bench.py
 

@@ -1,6 +1,7 @@
-"""Slack ingress under load: `kam serve` with the offline model, against the mock Web API.
+"""Slack ingress under load, and live answers: `kam serve` with the offline model, against
+the mock Web API.
 
-Starts the mock Slack Web API (tests/slack/mock_slack.py, in a process of its own
+Starts the mock Slack Web API (tests/support/mock_slack.py, in a process of its own
 at a lower CPU priority: it stands in for Slack's servers, which are not on this
 machine) and `kam serve` on 127.0.0.1 over the demo data, then sends 500 signed
 app_mention events, 50 in flight at any time, plus 50 Slack-style retries (same
@@ -8,7 +9,13 @@ event id, X-Slack-Retry-Num) of events already sent. Reports the acknowledgement
 latency (p50/p99), how many events were answered exactly once, and duplicates
 (an event answered twice). Targets: ack p99 < 50 ms; 500/500 answered exactly once.
 
-    .venv/bin/python benchmarks/slack_bench.py [--events 500] [--concurrency 50]
+Then, with the server idle again, 60 questions one after another in direct messages
+and in the assistant panel (half each), answered live: reports the time from sending
+the event to the first status line (assistant.threads.setStatus) and to the first
+streamed text (the first chat.*Stream call carrying markdown) at the mock, p50/p99.
+Targets: first status < 300 ms, first text < 1 s.
+
+    .venv/bin/python benchmarks/slack_bench.py [--events 500] [--concurrency 50] [--live 60]
 """
 
 from __future__ import annotations
@@ -44,7 +51,10 @@ from tests.support.mock_slack import BOT_USER_ID, TEAM_ID  # noqa: E402
 
 SECRET = "bench-signing-secret"
 ACK_P99_TARGET_MS = 50.0
+FIRST_STATUS_TARGET_MS = 300.0
+FIRST_TEXT_TARGET_MS = 1000.0
 CHANNELS = 50
+STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
 
 
 def free_port() -> int:
@@ -75,7 +85,7 @@ def prepare_database(root: Path) -> list[tuple[str, str]]:
 
 
 def start_mock(port: int) -> subprocess.Popen:
-    script = ROOT / "tests" / "slack" / "mock_slack.py"
+    script = ROOT / "tests" / "support" / "mock_slack.py"
     return subprocess.Popen(["nice", "-n", "10", sys.executable, str(script), str(port)])
 
 
@@ -86,9 +96,10 @@ class RemoteMock:
         self.port = port
         self.url = f"http://127.0.0.1:{port}/api/"
 
-    def calls(self) -> list[SimpleNamespace]:
+    def calls(self, since: int = 0) -> list[SimpleNamespace]:
+        """The calls recorded, from the `since`-th on."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        conn.request("GET", "/_calls")
+        conn.request("GET", f"/_calls?since={since}")
         data = json.loads(conn.getresponse().read())
         conn.close()
         return [SimpleNamespace(**c) for c in data["calls"]]
@@ -195,6 +206,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--retries", type=int, default=50, help="retried deliveries to add")
     parser.add_argument("--answer-timeout", type=float, default=600)
+    parser.add_argument("--live", type=int, default=60,
+                        help="questions asked one at a time to time live answers")
     args = parser.parse_args()
 
     mock_port = free_port()
@@ -211,7 +224,9 @@ def main() -> None:
             wait_up(port, "/healthz", process)
             print(f"kam serve ready in {time.monotonic() - started:.1f} s "
                   f"(offline model, demo data, mock Slack at {mock.url})")
-            run(args, port, mock, questions)
+            ok = run(args, port, mock, questions)
+            ok = live(args, port, mock, questions) and ok
+            print("targets:", "met" if ok else "not met")
         finally:
             for proc in (process, mock_process):
                 proc.terminate()
@@ -221,7 +236,7 @@ def main() -> None:
                     proc.kill()
 
 
-def run(args, port: int, mock: RemoteMock, questions: list[tuple[str, str]]) -> None:
+def run(args, port: int, mock: RemoteMock, questions: list[tuple[str, str]]) -> bool:
     verifier = SignatureVerifier(SECRET)
     rng = random.Random(7)
     events = []
@@ -246,33 +261,27 @@ def run(args, port: int, mock: RemoteMock, questions: list[tuple[str, str]]) -> 
     acks = [elapsed for _, elapsed in results]
     statuses = Counter(status for status, _ in results)
 
-    # Wait (bounded) until every event has its answer at the mock.
+    # Wait (bounded) until every event has its answer at the mock: a placeholder replaced
+    # (channels whose members may not see all the asker may) or a stream closed.
     thread_of = {ts: None for _, ts, *_ in events}
     deadline = time.monotonic() + args.answer_timeout
     while time.monotonic() < deadline:
-        calls = mock.calls()
-        answered = {c.body.get("ts") for c in mock.of("chat.update", calls)}
-        placeholders = {c.body.get("thread_ts"): c.reply.get("ts")
-                        for c in mock.of("chat.postMessage", calls)}
-        if all(placeholders.get(ts) in answered for ts in thread_of):
+        done = answers(mock, mock.calls())
+        if all(done.finished.get(ts) for ts in thread_of):
             break
         time.sleep(1)
     time.sleep(3)  # room for a late duplicate to show up
 
     calls = mock.calls()
-    posted, updated = mock.of("chat.postMessage", calls), mock.of("chat.update", calls)
-    posts = Counter(c.body.get("thread_ts") for c in posted)
-    updates = Counter(c.body.get("ts") for c in updated)
-    placeholder_of = {c.body.get("thread_ts"): c.reply.get("ts") for c in posted}
-    answer_at = {c.body.get("ts"): c.at for c in updated}
+    done = answers(mock, calls)
     # The mock stamps calls with time.monotonic(), the same system-wide clock as ours.
-    sent_at = {event[1]: load_started for event in events}
-    once = sum(1 for ts in thread_of if posts[ts] == 1 and updates[placeholder_of.get(ts)] == 1)
-    duplicates = sum(1 for ts in thread_of if posts[ts] > 1 or updates[placeholder_of.get(ts)] > 1)
-    missing = sum(1 for ts in thread_of if posts[ts] == 0 or updates[placeholder_of.get(ts)] == 0)
+    once = sum(1 for ts in thread_of if done.count[ts] == 1 and done.finished.get(ts) == 1)
+    duplicates = sum(1 for ts in thread_of if done.count[ts] > 1 or done.finished.get(ts, 0) > 1)
+    missing = sum(1 for ts in thread_of if not done.finished.get(ts))
+    updated = mock.of("chat.update", calls)
     apologies = sum(1 for c in updated if "Sorry" in json.dumps(c.body["blocks"]))
-    latencies = [answer_at[placeholder_of[ts]] - sent_at[ts] for ts in thread_of
-                 if placeholder_of.get(ts) in answer_at]
+    latencies = [done.at[ts] - load_started for ts in thread_of if ts in done.at]
+    streamed = sum(1 for ts in thread_of if ts in done.streamed)
 
     p50, p99 = statistics.median(acks), percentile(acks, 99)
     print(f"sent {len(events)} events + {len(retried)} retries, {args.concurrency} in flight, "
@@ -280,13 +289,105 @@ def run(args, port: int, mock: RemoteMock, questions: list[tuple[str, str]]) -> 
     print(f"ack latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(acks):.1f} ms "
           f"(target p99 < {ACK_P99_TARGET_MS:.0f} ms: "
           f"{'meets' if p99 < ACK_P99_TARGET_MS else 'misses'})")
-    print(f"answered exactly once: {once}/{len(events)}; duplicates: {duplicates}; "
-          f"unanswered: {missing}; apologies: {apologies}")
+    print(f"answered exactly once: {once}/{len(events)} ({streamed} streamed live, the rest "
+          f"through a placeholder); duplicates: {duplicates}; unanswered: {missing}; "
+          f"apologies: {apologies}")
     if latencies:
         print(f"all answers posted {max(latencies):.1f} s after the load started "
               f"(half of them by {statistics.median(latencies):.1f} s)")
-    ok = p99 < ACK_P99_TARGET_MS and once == len(events) and duplicates == 0
-    print("targets:", "met" if ok else "not met")
+    return p99 < ACK_P99_TARGET_MS and once == len(events) and duplicates == 0
+
+
+def answers(mock: RemoteMock, calls: list) -> SimpleNamespace:
+    """Per event thread: replies started (placeholders posted, streams opened), times each
+    was finished (placeholder replaced, stream closed), and when."""
+    count: Counter = Counter()
+    finished: Counter = Counter()
+    at: dict[str, float] = {}
+    thread_of_message: dict[str, str] = {}
+    streamed = set()
+    for call in mock.of("chat.postMessage", calls):
+        thread = call.body.get("thread_ts")
+        count[thread] += 1
+        thread_of_message[call.reply.get("ts")] = thread
+    for call in mock.of("chat.startStream", calls):
+        thread = call.body.get("thread_ts")
+        count[thread] += 1
+        streamed.add(thread)
+        thread_of_message[call.reply.get("ts")] = thread
+    for call in mock.of("chat.update", calls) + mock.of("chat.stopStream", calls):
+        thread = thread_of_message.get(call.body.get("ts"))
+        if thread is not None:
+            finished[thread] += 1
+            at[thread] = call.at
+    return SimpleNamespace(count=count, finished=finished, at=at, streamed=streamed)
+
+
+def direct_message(event_id: str, ts: str, user: str, channel: str, question: str,
+                   thread_ts: str | None) -> str:
+    event = {"type": "message", "channel_type": "im", "user": user, "channel": channel,
+             "ts": ts, "text": question, "event_ts": ts}
+    if thread_ts:  # a message in an assistant panel thread
+        event["thread_ts"] = thread_ts
+    return json.dumps({
+        "type": "event_callback", "team_id": TEAM_ID, "api_app_id": "A0BENCH01",
+        "event_id": event_id, "event_time": int(time.time()), "event": event,
+    })
+
+
+def has_text(call: SimpleNamespace) -> bool:
+    body = call.body
+    return bool(body.get("markdown_text")) or any(
+        c.get("type") == "markdown_text" and c.get("text") for c in body.get("chunks") or [])
+
+
+def live(args, port: int, mock: RemoteMock, questions: list[tuple[str, str]]) -> bool:
+    """Questions one at a time in DMs and the panel: time to first status and first text."""
+    verifier = SignatureVerifier(SECRET)
+    seen = len(mock.calls())
+    statuses, texts, unfinished = [], [], 0
+    for i in range(args.live):
+        user, question = questions[(i * 7) % len(questions)]
+        ts = f"1780000000.{i:06d}"
+        root = f"1779999999.{i:06d}" if i % 2 else None
+        body = direct_message(f"EvL{uuid.uuid4().hex[:10].upper()}", ts, user,
+                              f"D0LIVE{i % 10:03d}", question, root)
+        thread = root or ts
+        sent = time.monotonic()  # the mock stamps calls with the same system-wide clock
+        asyncio.run(post(port, signed_request(verifier, body, {})))
+        first_status = first_text = None
+        deadline = sent + 30
+        while time.monotonic() < deadline and first_text is None:
+            time.sleep(0.1)
+            calls = mock.calls(seen)
+            for call in calls:
+                if call.method == "assistant.threads.setStatus" and first_status is None \
+                        and call.body.get("thread_ts") == thread:
+                    first_status = call.at - sent
+                if call.method in STREAM_METHODS and first_text is None and has_text(call):
+                    first_text = call.at - sent
+            if any(c.method == "chat.stopStream" for c in calls):
+                seen += len(calls)
+                break
+        if first_status is None or first_text is None:
+            unfinished += 1
+        else:
+            statuses.append(first_status * 1000)
+            texts.append(first_text * 1000)
+    if not statuses:
+        print("live answers: none streamed")
+        return False
+    s50, s99 = statistics.median(statuses), percentile(statuses, 99)
+    t50, t99 = statistics.median(texts), percentile(texts, 99)
+    print(f"live answers ({len(statuses)} of {args.live}, one at a time, DMs and panel):")
+    print(f"  first status: p50 {s50:.0f} ms, p99 {s99:.0f} ms "
+          f"(target < {FIRST_STATUS_TARGET_MS:.0f} ms: "
+          f"{'meets' if s99 < FIRST_STATUS_TARGET_MS else 'misses'})")
+    print(f"  first streamed text: p50 {t50:.0f} ms, p99 {t99:.0f} ms "
+          f"(target < {FIRST_TEXT_TARGET_MS:.0f} ms: "
+          f"{'meets' if t99 < FIRST_TEXT_TARGET_MS else 'misses'})")
+    return (not unfinished and s99 < FIRST_STATUS_TARGET_MS
+            and t99 < FIRST_TEXT_TARGET_MS)
 
 
 if __name__ == "__main__":

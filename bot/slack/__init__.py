@@ -1,2 +1,2 @@
-"""The Slack app: Bolt listeners, `/kam`, ingress (ack, event ledger), egress, blocks, App Home,
-the HTTP server, answer workers. May import bot.assistant/config/factory and below; not bot.cli."""
+"""The Slack app: Bolt listeners, `/kam`, the assistant panel, live answers, the disclosure policy,
+ingress, egress, blocks, App Home, server, workers. Imports bot.* and below; not bot.cli."""

@@ -236,8 +236,9 @@ class MockSlack:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 path = self.path.split("?")[0]
                 if path == "/_calls":  # for a mock in another process (the benchmark)
+                    since = int(dict(parse_qsl(self.path.partition("?")[2])).get("since", 0))
                     with mock._lock:
-                        calls = [c.__dict__ for c in mock.calls]
+                        calls = [c.__dict__ for c in mock.calls[since:]]
                     self._send(200, {"calls": calls})
                     return
                 method = path.removeprefix("/api/") if path.startswith("/api/") else path
