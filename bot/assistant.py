@@ -16,6 +16,7 @@ from pathlib import Path
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.errors import GraphRecursionError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.agent.graph import AnswerTimeout
@@ -117,6 +118,9 @@ class Assistant:
             scope = user if isinstance(user, AccessScope) else self.resolve(user_id=user)
         except UnknownUserError:
             return Answer(UNKNOWN_USER, model=self.model_name, ok=False)
+        except DBAPIError as exc:  # the database itself is unreadable: say so, in one line
+            log.error("answer failed: %s: %s", type(exc).__name__, exc)
+            return self._failure(describe_failure(exc) or "", started)
         if len(text) > self.max_question_chars:
             # Never sent on to the model: its cost and its answer time grow with the length.
             limit = self.max_question_chars

@@ -109,7 +109,7 @@ def _check_slack(settings: Settings) -> WebClient:
                               timeout_s=10)
     check = check_slack_api(client)
     if not check.ok:
-        raise fail(check.detail, 2 if "refused" in check.detail else 1)
+        raise fail(check.detail, 2 if check.detail.startswith("Slack refused") else 1)
     return client
 
 

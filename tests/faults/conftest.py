@@ -59,8 +59,8 @@ def home(fault_home: Path, tmp_path: Path) -> Path:
 def make_assistant(embedder) -> Callable[..., Assistant]:
     built: list = []
 
-    def make(settings: Settings) -> Assistant:
-        services = build_services(settings)
+    def make(settings: Settings, *, create: bool = True) -> Assistant:
+        services = build_services(settings, create=create)
         assistant = build_assistant(settings, services, embedder)
         built.append((assistant, services))
         return assistant
@@ -69,6 +69,15 @@ def make_assistant(embedder) -> Callable[..., Assistant]:
     for assistant, services in built:
         assistant.close()
         services.close()
+
+
+@pytest.fixture
+def settings_for_slack(mock_slack) -> Callable[[Path], Settings]:
+    def make(home: Path) -> Settings:
+        return home_settings(home, slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
+                             slack_api_url=mock_slack.url)
+
+    return make
 
 
 @dataclass
