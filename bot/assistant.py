@@ -171,22 +171,24 @@ class Assistant:
     def stream(self, user: str | AccessScope, text: str, thread_id: str) -> Iterator[AnswerEvent]:
         """`answer`, as it happens: Started, then ToolStarted / ToolFinished for each tool call
         and TextDelta as the model writes, and last Finished with the very Answer `answer`
-        would return (same budget, same failures)."""
-        events: queue.SimpleQueue[AnswerEvent] = queue.SimpleQueue()
+        would return (same budget, same failures; what `answer` raises, this raises)."""
+        events: queue.SimpleQueue[AnswerEvent | BaseException] = queue.SimpleQueue()
 
         def run() -> None:
             try:
-                answer = self.answer(user, text, thread_id, emit=events.put)
-            except Exception:  # the caller waits for Finished: it must always come
-                log.exception("streamed answer failed")
-                answer = Answer(EMPTY_ANSWER, model=self.model_name, ok=False)
-            events.put(Finished(answer))
+                events.put(Finished(self.answer(user, text, thread_id, emit=events.put)))
+            except BaseException as error:  # handed to the caller, who waits for the end
+                events.put(error)
 
         yield Started(first_turn=self._first_turn(user, thread_id))
         threading.Thread(target=run, name="answer-stream", daemon=True).start()
-        while not isinstance(event := events.get(), Finished):
+        while True:
+            event = events.get()
+            if isinstance(event, BaseException):
+                raise event
             yield event
-        yield event
+            if isinstance(event, Finished):
+                return
 
     def _first_turn(self, user: str | AccessScope, thread_id: str) -> bool:
         """Whether the thread holds no earlier question of this user (a new conversation)."""

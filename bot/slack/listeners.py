@@ -115,8 +115,7 @@ def answer_in_thread(
     audience = Audience.only(scope) if is_private(channel) else bot.audiences.of(channel, scope)
     if thread_ts is not None and bot.policy.sees_all_of(audience, scope):
         place = Place(channel, thread_ts, slack_user_id, team_id)
-        _answer_live(bot, scope, place, question, question_id, panel=panel,
-                     named=True)
+        _answer_live(bot, scope, place, question, question_id, panel=panel)
         return
     _answer_for_audience(bot, scope, audience, channel=channel, team_id=team_id,
                          slack_user_id=slack_user_id, question=question,
@@ -128,7 +127,7 @@ def answer_in_thread(
 
 
 def _answer_live(bot: SlackBot, scope: AccessScope, place: Place, question: str,
-                 question_id: str, *, panel: bool, named: bool) -> None:
+                 question_id: str, *, panel: bool) -> None:
     status = Status(bot.out.client, place)
     status.show(THINKING)
     writer = StreamWriter(bot.out, place)
@@ -139,7 +138,7 @@ def _answer_live(bot: SlackBot, scope: AccessScope, place: Place, question: str,
             if isinstance(event, Started) and panel and event.first_turn:
                 bot.set_title(place, truncate(question, TITLE_LIMIT))
             elif isinstance(event, ToolStarted):
-                phrase = event.phrase(named=named)
+                phrase = event.phrase()
                 status.show(phrase)
                 writer.task(event.call_id, phrase, "in_progress")
             elif isinstance(event, ToolFinished):
@@ -175,8 +174,9 @@ def _answer_for_audience(
     thread_ts = thread_ts or answer_ts
     thread = thread_id(team_id, channel, thread_ts)
     place = Place(channel, thread_ts, slack_user_id, team_id)
+    status = Status(bot.out.client, place)
     try:
-        answer = bot.ask(scope, question, thread)
+        answer = _answer_with_status(bot, scope, question, thread, status)
         decision = bot.policy.decide(audience, scope, footprint_of(answer, bot.accounts(scope)))
         public = _public_answer(bot, audience, scope, answer, decision, question, thread)
         ref = FeedbackRef(question_id=question_id, answer_id=f"{channel}:{answer_ts}")
@@ -196,8 +196,23 @@ def _answer_for_audience(
         log.exception("could not deliver the answer in %s", channel)
         _apologise(bot, channel, answer_ts, thread_ts)
         return
+    finally:
+        status.show("")  # the placeholder was replaced in place: Slack would keep the status
     if decision.show == "all":
         _upload_charts(bot, answer, channel, thread_ts)
+
+
+def _answer_with_status(bot: SlackBot, scope: AccessScope, question: str, thread: str,
+                        status: Status) -> Answer:
+    """The answer, with each step on the status line, without account names: not every
+    member of the channel may know which accounts the asker has."""
+    answer = Answer(APOLOGY, ok=False)
+    for event in bot.events(scope, question, thread):
+        if isinstance(event, ToolStarted):
+            status.show(event.phrase(named=False))
+        elif isinstance(event, Finished):
+            answer = event.answer
+    return answer
 
 
 def _public_answer(bot: SlackBot, audience: Audience, scope: AccessScope, answer: Answer,

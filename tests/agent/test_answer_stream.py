@@ -95,3 +95,13 @@ def test_kam_chat_prints_each_step_then_the_answer(offline_assistant):
     assert "· Summarising Acme Industrial…" in printed
     assert "Acme Industrial" in printed.split("Summarising Acme Industrial…")[1]
     assert answer.ok and "tools: account_summary" in printed
+
+
+def test_what_answer_raises_the_stream_raises(offline_assistant, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("store down")
+
+    monkeypatch.setattr(offline_assistant, "answer", broken)
+
+    with pytest.raises(RuntimeError, match="store down"):
+        streamed(offline_assistant, "How is Acme Industrial doing?")

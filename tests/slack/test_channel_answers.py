@@ -161,3 +161,14 @@ def test_a_shared_command_follows_the_same_rule(slack, mock_slack):
 
     assert "can't see Acme Industrial" in public_answer(mock_slack)
     assert "Gross margin" in private_answer(mock_slack)
+
+
+def test_the_status_line_in_a_mixed_channel_names_no_account(slack, mock_slack):
+    mock_slack.channel("C0MIXED004", [ANNA, BEN])
+
+    slack.mention("How is Acme Industrial doing?", channel="C0MIXED004")
+
+    public_answer(mock_slack)
+    slack.drain()
+    statuses = [c.body["status"] for c in mock_slack.of("assistant.threads.setStatus")]
+    assert statuses == ["is summarising the account…", ""]

@@ -118,7 +118,8 @@ class ReplacedAnswer(Assistant):
         self.reply = reply
         self.inner = inner
 
-    def answer(self, user, text, thread_id) -> Answer:
+    def answer(self, user, text, thread_id, **streaming) -> Answer:
+        # `Assistant.stream` (Slack's way to ask) reports its events through `answer`.
         return self.reply(self.inner, user, text, thread_id)
 
 
