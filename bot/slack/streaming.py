@@ -97,6 +97,7 @@ class StreamWriter:
     out: SlackOut
     place: Place
     tasks: dict[str, str] = field(default_factory=dict)  # call id -> its phrase
+    running: set[str] = field(default_factory=set)  # call ids not finished yet
     sent: str = ""  # the text streamed so far
     _partial: str = ""
     _stream: ChatStream | None = None
@@ -114,6 +115,10 @@ class StreamWriter:
         """A tool call started ("in_progress") or ended ("complete", "error")."""
         call_id = call_id or phrase
         self.tasks[call_id] = phrase
+        if status == "in_progress":
+            self.running.add(call_id)
+        else:
+            self.running.discard(call_id)
         self._send(chunks=[TaskUpdateChunk(id=call_id, title=phrase, status=status)],
                    progress=phrase if status == "in_progress" else None)
 
@@ -144,7 +149,8 @@ class StreamWriter:
         feedback = FeedbackRef(question_id, f"{self.place.channel}:{self.ts}")
         if stream is None or self._broken:
             return self._replace(answer, feedback)
-        done = [TaskUpdateChunk(id=i, title=p, status="complete") for i, p in self.tasks.items()]
+        done = [TaskUpdateChunk(id=i, title=self.tasks[i], status="complete")
+                for i in sorted(self.running)]
         footer = answer_footer(answer, feedback) if answer.ok else []
         try:
             stream.stop(markdown_text=rest or None, chunks=done or None,
