@@ -40,7 +40,7 @@ ROLE_PROMPTS: dict[str, list[tuple[str, str]]] = {
         ("Renewals this quarter", "Which renewals are due this quarter?"),
     ],
     "admin": [
-        ("All accounts", "Summarise all accounts"),
+        ("All accounts", "Summarise the portfolio"),
         ("Biggest movers this month", "Which accounts grew the most this month?"),
         ("Accounts at risk", "Which accounts are at risk of churn?"),
         ("Renewals this quarter", "Which renewals are due this quarter?"),

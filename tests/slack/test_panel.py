@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 
-from bot.slack.panel import suggested_prompts
+import pytest
+
+from bot.slack.panel import ACCOUNT_PROMPTS, ROLE_PROMPTS, suggested_prompts
 from store.access import AccessScope
 from tests.support.slack import ANNA, BEN, MARIA, STRANGER
 
@@ -115,3 +117,18 @@ def test_prompts_never_exceed_four_and_fit_their_titles():
     offered = suggested_prompts(scope, account="A" * 120)
 
     assert len(offered) == 4 and all(len(p["title"]) <= 75 for p in offered)
+
+
+ASKERS = {"kam": "u_kam_anna", "manager": "u_mgr_north", "admin": "u_admin"}
+OFFERED = sorted({(role, message) for role, pairs in ROLE_PROMPTS.items()
+                  for _, message in pairs}
+                 | {("kam", m.format(name="Acme Industrial")) for _, m in ACCOUNT_PROMPTS})
+
+
+@pytest.mark.parametrize(("role", "message"), OFFERED)
+def test_every_suggested_prompt_is_understood(offline, role, message):
+    answer = offline.assistant.answer(ASKERS[role], message, f"prompt-{role}-{message}")
+
+    assert answer.ok
+    # The one prompt without an account asks which account is meant; the others answer.
+    assert answer.tool_calls or message == "Prep notes for my next QBR"
