@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware
+from langchain_core.language_models import BaseChatModel
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -117,10 +118,12 @@ def build_assistant(
     embedder: TextEmbedder | None = None,
     *,
     limit_users: bool = False,
+    model: BaseChatModel | None = None,
 ) -> Assistant:
     """The one factory used by the CLI, Slack and tests (which pass a shared embedder).
 
     `limit_users` (Slack): each person's questions go through the per-user rate limit.
+    `model`: a chat model instead of KAM_LLM's (evals: the red team's obedient model).
     """
     services = services or build_services(settings)
     prompts = Prompts()
@@ -134,7 +137,9 @@ def build_assistant(
     )
     offline = OfflineChatModel(brain=brain)
     middleware: list[AgentMiddleware[Any, Any]] = []
-    if settings.kam_llm == "openai":
+    if model is not None:
+        model_name = model._llm_type
+    elif settings.kam_llm == "openai":
         model = build_openai_model(settings)
         model_name = f"openai:{settings.kam_model}"
         if settings.kam_llm_fallback == "offline":

@@ -132,3 +132,64 @@ def understanding_command(
                               + "; ".join(case.problems))
     if report.rate("intent_ok") < min_intent or report.rate("request_ok") < min_request:
         raise typer.Exit(1)
+
+
+@eval_app.command("redteam")
+def redteam_command(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every case.")] = False,
+) -> None:
+    """Attack the assistant: other people's accounts asked every way, instructions planted
+    in every stored text field and in a retrieved guidance file, oversized questions; with
+    the offline model and a model that obeys every instruction it reads. Prints the leaks
+    and failures (exit 1 if any). Runs on its own copy of the demo data: nothing of yours
+    is read or changed."""
+    import logging
+    import tempfile
+
+    from bot.agent.redteam import (
+        ObedientModel,
+        plant_injections,
+        run_redteam,
+        write_guidance_injection,
+    )
+    from bot.factory import build_assistant, build_services
+    from knowledge.embeddings import Embedder
+    from store.demo import generate
+    from store.importer import import_paths
+
+    with tempfile.TemporaryDirectory(prefix="kam-redteam-") as tmp:
+        root = Path(tmp)
+        logging.getLogger("bot").setLevel(logging.WARNING)  # refusals are the point here
+        settings = common.settings().model_copy(update={
+            "database_url": f"sqlite:///{root / 'kam.db'}", "kam_data_dir": root / "data",
+            "kam_as_of": None, "kam_llm": "offline",
+        })
+        with console.status("Preparing the demo data, the planted text and the index…"):
+            generate(root / "csv")
+            services = build_services(settings)
+            import_paths(services.engine, [root / "csv"])
+            plant_injections(services.engine)
+            write_guidance_injection(settings.user_corpus_dir)
+            embedder = Embedder.from_settings(settings)
+            assistants = {
+                "offline": build_assistant(settings, services, embedder),
+                "obedient": build_assistant(settings, services, embedder, model=ObedientModel()),
+            }
+        report = run_redteam(assistants, services.sessions)
+        for assistant in assistants.values():
+            assistant.close()
+        services.close()
+    table = Table("case", "model", "result", "details", title="Red team")
+    for result in report.results:
+        if result.ok and not verbose:
+            continue
+        mark = Text("ok", "green") if result.ok else Text(
+            "LEAK" if result.leaks else "FAIL", "bold red")
+        details = "; ".join([*(f"leaked {leak}" for leak in result.leaks), *result.failures])
+        table.add_row(result.case.id, result.model, mark, details)
+    if table.row_count:
+        console.print(table)
+    console.print(f"{len(report.results)} cases ({len(report.results) // 2} per model): "
+                  f"{report.leaks} leaks, {report.failures} failures")
+    if report.leaks or report.failures:
+        raise typer.Exit(1)

@@ -7,7 +7,8 @@ Each request to /v1/chat/completions takes the next step of the script:
 - `Html(text)`: a 200 whose body is an HTML page (a proxy's error page), not a completion.
 Instead of a script, `responder(request_body)` may compute each step (a model that reads
 what it is sent, e.g. one that obeys injected instructions).
-Every request body is recorded in `requests`.
+Every request body is recorded in `requests`. A request with `"stream": true` gets the
+same step as server-sent events (one chunk with the whole message, then the finish).
 """
 
 from __future__ import annotations
@@ -67,6 +68,23 @@ def completion(step: dict, model: str, number: int) -> dict:
     }
 
 
+def stream_events(data: dict) -> bytes:
+    """A completion as the chunks of a streamed one (server-sent events)."""
+    choice = data["choices"][0]
+    delta = {k: v for k, v in choice["message"].items() if v is not None}
+    if "tool_calls" in delta:
+        delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(delta["tool_calls"])]
+    head = {k: data[k] for k in ("id", "created", "model")}
+    chunks = [
+        {**head, "object": "chat.completion.chunk",
+         "choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
+        {**head, "object": "chat.completion.chunk",
+         "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},
+        {**head, "object": "chat.completion.chunk", "choices": [], "usage": data["usage"]},
+    ]
+    return "".join(f"data: {json.dumps(c)}\n\n" for c in chunks).encode() + b"data: [DONE]\n\n"
+
+
 class MockOpenAI:
     """Start with `with MockOpenAI(script) as server:`; point the client at `server.base_url`."""
 
@@ -103,6 +121,9 @@ class MockOpenAI:
                     self._send(step.code, step.body, step.headers)
                 elif isinstance(step, Html):
                     self._send_raw(200, step.text.encode(), "text/html")
+                elif body.get("stream"):
+                    data = completion(step, body.get("model", "mock"), number)
+                    self._send_raw(200, stream_events(data), "text/event-stream")
                 else:
                     self._send(200, completion(step, body.get("model", "mock"), number))
 
