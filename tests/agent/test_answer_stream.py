@@ -105,3 +105,24 @@ def test_what_answer_raises_the_stream_raises(offline_assistant, monkeypatch):
 
     with pytest.raises(RuntimeError, match="store down"):
         streamed(offline_assistant, "How is Acme Industrial doing?")
+
+
+def test_an_openai_model_is_asked_to_stream_and_its_answer_is_the_same(make_assistant):
+    from tests.support.mock_openai import MockOpenAI
+
+    script = [
+        {"tool_calls": [("get_kpi", {"kpi": "nps", "account": "Globex"})]},
+        {"content": "Globex Logistics has an NPS of -100 over the last 12 months."},
+    ]
+    with MockOpenAI(script) as server:
+        assistant = make_assistant(
+            kam_llm="openai", kam_model="mock-model", openai_api_key="sk-test",
+            openai_base_url=server.base_url, kam_llm_timeout_s=2.0, kam_llm_max_retries=0)
+        events = streamed(assistant, "What is the NPS of Globex?")
+
+    assert [r.get("stream") for r in server.requests] == [True, True]
+    (call,) = [e for e in events if isinstance(e, ToolStarted)]
+    assert call.phrase() == "Computing NPS for Globex Logistics"
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text == events[-1].answer.text == (
+        "Globex Logistics has an NPS of -100 over the last 12 months.")
