@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
+
 from store.models import Account
 from tools import account_data, payload
 from tools.churn import churn_details
@@ -89,10 +91,13 @@ def kpi_view(
     if ref is not None:
         account_id = _account_id(engine, ref)
         result = engine.account(account_id, [kpi], ctx)[kpi]
-        name = engine.session.get(Account, account_id).name
+        name = engine.session.scalar(select(Account.name).where(Account.account_id == account_id))
         out = {**head, "account": {"account_id": account_id, "name": name},
                **payload.kpi(result)}
         if kpi == "churn_risk":
+            prior = engine.account(account_id, ["revenue"], engine.context(
+                current=(ctx or engine.context()).prior))["revenue"].value
+            out.update(jsonable(account_data.order_status(engine, account_id, prior)))
             out["evidence_items"] = jsonable(churn_details(ctx or engine.context(), [account_id])[
                 account_id])
             out["data_note"] = TEXT_NOTE

@@ -173,3 +173,12 @@ def test_a_new_filter_in_a_follow_up_replaces_the_old_one(offline_assistant):
     _, ranked = ask(offline_assistant, "u_mgr_north", "GRR for Ben's accounts",
                     "rank my kams by nrr")
     assert ranked.tool_calls[0].args == {"kpi": "nrr", "group_by": "owner"}
+
+
+def test_a_lost_account_is_called_lost_with_its_last_order(offline_assistant):
+    # South Motors (A0018) bought in the prior year and has not ordered since 2025-07-23.
+    summary, risk = (ask(offline_assistant, "u_kam_anna", q)[0]
+                     for q in ("how is south motors doing", "is south motors at risk"))
+    for answer in (summary, risk):
+        assert "lost account" in answer.text.lower()
+        assert "2025-07-23" in answer.text
