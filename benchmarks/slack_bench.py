@@ -38,7 +38,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "slack"))
+sys.path.insert(0, str(ROOT))  # tests.support.mock_slack
 
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 from sqlalchemy import select  # noqa: E402
