@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint bench bench-import bench-kpi bench-retrieval bench-agent bench-slack scale-data clean
+.PHONY: install demo test lint bench bench-import bench-kpi bench-retrieval bench-agent bench-slack bench-soak scale-data clean
 
 install: $(STAMP)
 
@@ -56,6 +56,11 @@ bench-agent: $(STAMP)
 # then 60 live answers one at a time: time to the first status line and the first streamed text.
 bench-slack: $(STAMP)
 	$(PY) benchmarks/slack_bench.py
+
+# Soak: 1,000 signed events over 5 minutes to `kam serve` (scripted model with 10 % faults,
+# a worker killed midway, a bulk import running); every event resolved exactly once.
+bench-soak: $(STAMP)
+	$(PY) benchmarks/soak_bench.py
 
 bench: bench-import bench-retrieval bench-kpi bench-agent bench-slack
 

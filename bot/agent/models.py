@@ -13,9 +13,13 @@ from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
-# What langchain-openai raises when a server answers 200 with something that is not a
-# completion (an HTML page from a proxy or a captive portal): a ValueError, told by its text.
-NOT_A_COMPLETION = "Unexpected response type from OpenAI-compatible endpoint"
+# What langchain raises when a server answers 200 with something that is not a completion
+# (an HTML page from a proxy or a captive portal): a ValueError, told by its text; the
+# second when the answer was asked for as a stream.
+NOT_A_COMPLETION = (
+    "Unexpected response type from OpenAI-compatible endpoint",
+    "No generations found in stream",
+)
 NOT_AN_ANSWER = (
     "Sorry, the language model sent back something that is not an answer. "
     "Please try again in a minute."

@@ -72,3 +72,14 @@ def test_the_model_is_asked_for_at_most_max_tokens(make_assistant):
 
     request = server.requests[0]
     assert request.get("max_tokens", request.get("max_completion_tokens")) == 321
+
+
+def test_an_html_page_while_streaming_falls_back_too(make_assistant):
+    with MockOpenAI([Html()]) as server:
+        assistant = make_assistant(**openai_settings(server, kam_llm_fallback="offline"))
+        events = list(assistant.stream("u_kam_anna", "What is the NPS of Globex?",
+                                       uuid.uuid4().hex))
+
+    answer = events[-1].answer
+    assert server.requests[0]["stream"] is True
+    assert answer.ok and "(offline model)" in answer.text and "-100" in answer.text

@@ -22,6 +22,7 @@ class Reply:
     ts: str
     thread_ts: str
     text: str = ""
+    kind: str = "post"  # or "stream"
     streaming: bool = False
     updates: int = 0
     history: list[str] = field(default_factory=list)
@@ -29,6 +30,12 @@ class Reply:
     @property
     def unfinished(self) -> bool:
         return self.streaming or self.text.startswith(PLACEHOLDER)
+
+    @property
+    def primary(self) -> bool:
+        """A reply of its own (a placeholder, a stream, an apology), not the continuation of
+        an answer too long for one message."""
+        return self.kind == "stream" or self.history[0].startswith(PLACEHOLDER) or self.apology
 
     @property
     def apology(self) -> bool:
@@ -49,8 +56,10 @@ def replies(calls) -> list[Reply]:
             ts = reply.get("ts")
             text = body.get("text") or body.get("markdown_text") or ""
             key = (channel, ts)
+            stream = method == "chat.startStream"
             messages[key] = Reply(channel, ts, body.get("thread_ts") or ts, text,
-                                  streaming=method == "chat.startStream", history=[text])
+                                  kind="stream" if stream else "post", streaming=stream,
+                                  history=[text])
             order.append(key)
         elif method in ("chat.update", "chat.appendStream", "chat.stopStream"):
             key = (reply.get("channel") or body.get("channel"), body.get("ts"))
