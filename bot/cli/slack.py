@@ -42,6 +42,7 @@ from bot.health import (
 from bot.slack.app import build_slack_app, shutdown_slack_app
 from bot.slack.digest import compose_digests, post_digests
 from bot.slack.egress import (
+    ApiRelay,
     PendingReplies,
     SharedPacer,
     SlackOut,
@@ -240,8 +241,11 @@ def _answers(
             if reply_to and event.event_id and ledger.claim(event.event_id, reply_to):
                 pending.apologise(plain, lambda row: row.event_id == event.event_id, APOLOGY)
 
+        # The workers reach Slack through a relay here, which keeps their replies under way.
+        relay = ApiRelay(settings.slack_api_url, pending).start()
         workers = AnswerWorkers(
-            settings, services.sessions, processes, socket_mode=socket,
+            settings.model_copy(update={"slack_api_url": relay.url}), services.sessions,
+            processes, socket_mode=socket,
             on_restart=lambda: pending.apologise(plain, gone, APOLOGY), on_lost=lost,
         )
         try:

@@ -14,15 +14,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -31,6 +36,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from slack_sdk.web import SlackResponse
 from sqlalchemy import Engine, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
@@ -89,13 +95,16 @@ def build_web_client(
     rate_limit_retries: int = 3,
     timeout_s: int = 30,
     pending: PendingReplies | None = None,
+    owner: str | None = None,
 ) -> WebClient:
     """A WebClient for the bot token with connection-error and bounded rate-limit retries;
-    with `pending`, one that keeps the ledger of replies under way (`TrackedWebClient`)."""
+    with `pending`, one that keeps the ledger of replies under way (`TrackedWebClient`);
+    with `owner`, one that names its process to an `ApiRelay` (answer workers)."""
     options: dict[str, Any] = {
         "token": token,
         "base_url": base_url,
         "timeout": timeout_s,
+        "headers": {OWNER_HEADER: owner} if owner else None,
         "retry_handlers": [
             ConnectionErrorRetryHandler(max_retry_count=1),
             BoundedRateLimitRetry(max_retry_count=rate_limit_retries),
@@ -261,10 +270,33 @@ class PendingReplies:
             created_at=utcnow(),
         ))
 
-    def started(self, channel: str, thread_ts: str | None, ts: str, kind: str) -> None:
+    def note(self, method: str, request: dict, response: dict, owner: str | None = None) -> None:
+        """What a Web API call that succeeded means for the replies under way of `owner`
+        (this process by default): a placeholder posted or a stream opened is a reply under
+        way; an update without the placeholder mark, or a stream stopped, is its answer; any
+        other message into a thread where an event waits is its answer (a refusal). Never
+        fails the call: a ledger that cannot be written is logged."""
+        channel = response.get("channel") or request.get("channel")
+        thread_ts, ts = request.get("thread_ts"), response.get("ts")
+        try:
+            if method in ("chat.postMessage", "chat.startStream") and channel and ts and (
+                    method == "chat.startStream" or _is_placeholder(request.get("text"))):
+                kind = "stream" if method == "chat.startStream" else "placeholder"
+                self.started(channel, thread_ts, ts, kind, owner)
+            elif method == "chat.postMessage" and channel and thread_ts:
+                self.answered_in_thread(channel, thread_ts, owner)
+            elif channel and request.get("ts") and (method == "chat.stopStream" or (
+                    method == "chat.update" and not _is_placeholder(request.get("text")))):
+                self.finished(channel, str(request["ts"]))
+        except DBAPIError as error:
+            log.warning("replies under way not recorded (database: %s)", error.orig)
+
+    def started(self, channel: str, thread_ts: str | None, ts: str, kind: str,
+                owner: str | None = None) -> None:
         """A placeholder posted, or a stream opened, in `channel` (in `thread_ts`)."""
+        owner = owner or self.owner
         with self.engine.begin() as conn:
-            waiting = self._waiting(channel, thread_ts)
+            waiting = self._waiting(channel, thread_ts, owner)
             claimed = conn.execute(
                 update(SlackPending).where(SlackPending.pending_id == waiting)
                 .values(reply_ts=ts, reply_kind=kind)
@@ -272,15 +304,15 @@ class PendingReplies:
             if not claimed:
                 conn.execute(insert(SlackPending).values(
                     channel=channel, thread_ts=thread_ts or ts, reply_ts=ts, reply_kind=kind,
-                    owner=self.owner, created_at=utcnow(),
+                    owner=owner, created_at=utcnow(),
                 ))
 
-    def answered_in_thread(self, channel: str, thread_ts: str) -> None:
+    def answered_in_thread(self, channel: str, thread_ts: str, owner: str | None = None) -> None:
         """A final message (a refusal, a notice) posted straight into a thread where an
-        event of this process was waiting for its first reply."""
+        event was waiting for its first reply."""
         with self.engine.begin() as conn:
             conn.execute(delete(SlackPending).where(
-                SlackPending.pending_id == self._waiting(channel, thread_ts)))
+                SlackPending.pending_id == self._waiting(channel, thread_ts, owner or self.owner)))
 
     def finished(self, channel: str, ts: str) -> None:
         """The reply `ts` was replaced by its answer (or its stream closed)."""
@@ -288,11 +320,11 @@ class PendingReplies:
             conn.execute(delete(SlackPending).where(
                 SlackPending.channel == channel, SlackPending.reply_ts == ts))
 
-    def _waiting(self, channel: str, thread_ts: str | None):
+    def _waiting(self, channel: str, thread_ts: str | None, owner: str):
         return (
             select(func.min(SlackPending.pending_id))
             .where(SlackPending.channel == channel, SlackPending.thread_ts == thread_ts,
-                   SlackPending.reply_ts.is_(None), SlackPending.owner == self.owner)
+                   SlackPending.reply_ts.is_(None), SlackPending.owner == owner)
             .scalar_subquery()
         )
 
@@ -345,54 +377,113 @@ def _apologise(client: WebClient, row, message: SlackMessage) -> None:
 
 
 class TrackedWebClient(WebClient):
-    """A WebClient that keeps `PendingReplies` up to date from the calls it makes: a
-    placeholder posted or a stream opened is a reply under way; an update without the
-    placeholder mark, or a stream stopped, is its answer.
-
-    The ledger is kept on the client, the one object every reply passes through, so the
-    listeners need not know of it. Its writes never fail a call: a ledger that cannot be
-    written is logged, and the reply still goes out.
-    """
+    """A WebClient that keeps `PendingReplies` up to date from the calls it makes
+    (`PendingReplies.note`). The ledger is kept on the client, the one object every reply
+    passes through, so the listeners need not know of it."""
 
     def __init__(self, pending: PendingReplies, **kwargs: Any):
         super().__init__(**kwargs)
         self.pending = pending
 
-    def chat_postMessage(self, **kwargs: Any):
-        response = super().chat_postMessage(**kwargs)
-        channel = response.get("channel") or kwargs["channel"]
-        thread_ts = kwargs.get("thread_ts")
-        if _is_placeholder(kwargs.get("text")):
-            self._note(self.pending.started, channel, thread_ts, response["ts"], "placeholder")
-        elif thread_ts:
-            self._note(self.pending.answered_in_thread, channel, thread_ts)
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
+        response = super().api_call(api_method, **kwargs)
+        request = kwargs.get("json") or kwargs.get("data") or kwargs.get("params") or {}
+        self.pending.note(api_method, request, response.data)  # type: ignore[arg-type]
         return response
 
-    def chat_update(self, **kwargs: Any):
-        response = super().chat_update(**kwargs)
-        if not _is_placeholder(kwargs.get("text")):  # a progress line is still under way
-            self._note(self.pending.finished, response.get("channel") or kwargs["channel"],
-                       kwargs["ts"])
-        return response
 
-    def chat_startStream(self, **kwargs: Any):
-        response = super().chat_startStream(**kwargs)
-        self._note(self.pending.started, response.get("channel") or kwargs["channel"],
-                   kwargs.get("thread_ts"), response["ts"], "stream")
-        return response
+OWNER_HEADER = "X-Kam-Owner"
 
-    def chat_stopStream(self, **kwargs: Any):
-        response = super().chat_stopStream(**kwargs)
-        self._note(self.pending.finished, response.get("channel") or kwargs["channel"],
-                   kwargs["ts"])
-        return response
 
-    @staticmethod
-    def _note(record: Callable[..., None], *args: Any) -> None:
+class ApiRelay:
+    """The Slack Web API as the answer workers reach it: a relay on 127.0.0.1 in the serving
+    process that forwards each call to Slack and notes what it means for the replies under
+    way (`PendingReplies.note`, for the worker named in the X-Kam-Owner header) before the
+    worker has Slack's reply.
+
+    A worker noting its own placeholder would leave one behind whenever it is killed in
+    the milliseconds between Slack's reply and the note (the soak benchmark did, once a
+    run); the serving process outlives its workers, so every placeholder is known.
+    """
+
+    def __init__(self, upstream: str, pending: PendingReplies, *, timeout_s: float = 30):
+        self.upstream = upstream.rstrip("/") + "/"
+        self.pending = pending
+        self.timeout_s = timeout_s
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, name="slack-relay",
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/api/"
+
+    def start(self) -> ApiRelay:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def relay(self, method: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+        """Forward one call; returns Slack's status, headers and body (errors as Slack's)."""
+        owner = headers.pop(OWNER_HEADER.lower(), None)
+        request = urllib.request.Request(self.upstream + method, data=body, headers=headers,
+                                         method="POST")
         try:
-            record(*args)
-        except DBAPIError as error:
-            log.warning("replies under way not recorded (database: %s)", error.orig)
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                status, data = response.status, response.read()
+                reply_headers = dict(response.headers)
+        except urllib.error.HTTPError as error:  # 429 and friends: the worker retries
+            return error.code, dict(error.headers), error.read()
+        if status == 200 and owner:
+            try:
+                reply = json.loads(data)
+                if reply.get("ok"):
+                    self.pending.note(method, _decoded(body, headers), reply, owner)
+            except ValueError:
+                pass
+        return status, reply_headers, data
+
+    def _handler(self):
+        relay = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                method = self.path.split("?")[0].removeprefix("/api/")
+                forwarded = {k.lower(): v for k, v in self.headers.items()
+                             if k.lower() not in ("host", "content-length", "connection")}
+                try:
+                    status, headers, data = relay.relay(method, body, forwarded)
+                except OSError as error:  # Slack unreachable: as the worker would have seen it
+                    log.warning("relaying %s to Slack failed: %s", method, error)
+                    status, headers, data = 502, {}, b'{"ok": false, "error": "relay_failed"}'
+                self.send_response(status)
+                for key, value in headers.items():
+                    if key.lower() in ("content-type", "retry-after"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST
+
+        return Handler
+
+
+def _decoded(body: bytes, headers: dict[str, str]) -> dict:
+    text = body.decode("utf-8", errors="replace")
+    if "json" in headers.get("content-type", ""):
+        return json.loads(text or "{}")
+    return dict(parse_qsl(text, keep_blank_values=True))
 
 
 def _is_placeholder(text: object) -> bool:

@@ -67,7 +67,7 @@ def _start_worker(
     global _worker
     from bot.factory import build_assistant, build_services
     from bot.slack.app import build_slack_app
-    from bot.slack.egress import PendingReplies, SharedPacer, build_web_client
+    from bot.slack.egress import SharedPacer, build_web_client, process_owner
     from tools.glance import KpiPortfolio
 
     # The serving process decides when workers stop (see the module docstring).
@@ -81,9 +81,10 @@ def _start_worker(
     assistant = build_assistant(settings, services, limit_users=True)
     portfolio = KpiPortfolio(services.sessions, as_of=settings.kam_as_of)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    # slack_api_url is the serving process's ApiRelay, which keeps the replies under way.
     client = build_web_client(
         token, settings.slack_api_url, rate_limit_retries=settings.kam_slack_rate_limit_retries,
-        pending=PendingReplies(services.engine),
+        owner=process_owner(),
     )
     app = build_slack_app(
         settings, assistant, services.sessions, portfolio=portfolio, socket_mode=socket_mode,
@@ -201,15 +202,12 @@ class AnswerWorkers:
 
     def answer(self, user: AccessScope, text: str, thread_id: str) -> Answer:
         """The answer, from a worker; asked again once if the worker died meanwhile."""
-        for attempt in range(2):
-            pool, future = self._submit(_answer, user, text, thread_id)
-            try:
-                return future.result()
-            except BrokenProcessPool:
-                self._restart(pool)
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+        pool, future = self._submit(_answer, user, text, thread_id)
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            self._restart(pool)  # the question died with its worker: ask the new ones
+        return self._submit(_answer, user, text, thread_id)[1].result()
 
     def forward(self, event: ClaimedEvent, attempt: int = 1) -> None:
         """Hand a claimed event to a worker, which runs its listener. Never waits (it runs
