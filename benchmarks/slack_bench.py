@@ -108,7 +108,10 @@ class RemoteMock:
         return [c for c in (self.calls() if calls is None else calls) if c.method == method]
 
 
-def start_server(root: Path, mock: RemoteMock, port: int) -> subprocess.Popen:
+def start_server(root: Path, mock: RemoteMock, port: int, *, settings: dict | None = None,
+                 own_group: bool = False) -> subprocess.Popen:
+    """`kam serve` on 127.0.0.1:`port` against the mock, offline model unless `settings`
+    say otherwise; `own_group` starts it in a process group of its own (to signal it)."""
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{root / 'kam.db'}",
@@ -122,11 +125,13 @@ def start_server(root: Path, mock: RemoteMock, port: int) -> subprocess.Popen:
         "TRANSFORMERS_OFFLINE": "1",
         "ANONYMIZED_TELEMETRY": "False",
         "TOKENIZERS_PARALLELISM": "false",
+        **(settings or {}),
     }
     kam = Path(sys.executable).parent / "kam"
     return subprocess.Popen(
         [str(kam), "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(root / "serve.log", "wb"),
+        start_new_session=own_group,
     )
 
 

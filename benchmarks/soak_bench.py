@@ -54,6 +54,7 @@ from slack_bench import (  # noqa: E402
     start_mock,
     wait_up,
 )
+from slack_bench import start_server as bench_server  # noqa: E402
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
@@ -121,10 +122,8 @@ def start_model(fault_rate: float, seed: int) -> tuple[subprocess.Popen, str]:
 
 
 def start_server(root: Path, mock: RemoteMock, model_url: str, port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{root / 'kam.db'}",
-        "KAM_DATA_DIR": str(root / "data"),
+    """`kam serve` with the scripted model behind the offline fallback, in its own group."""
+    return bench_server(root, mock, port, own_group=True, settings={
         "KAM_LLM": "openai",
         "KAM_LLM_FALLBACK": "offline",
         "KAM_LLM_FALLBACK_TIMEOUT_S": str(FALLBACK_TIMEOUT_S),
@@ -135,21 +134,9 @@ def start_server(root: Path, mock: RemoteMock, model_url: str, port: int) -> sub
         # database write per question) without turning questions away.
         "KAM_USER_RATE_PER_MINUTE": "100000",
         "KAM_USER_RATE_BURST": "100",
-        "KAM_LOG_LEVEL": "WARNING",
-        "SLACK_BOT_TOKEN": "xoxb-soak",
         "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": mock.url,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "ANONYMIZED_TELEMETRY": "False",
-        "TOKENIZERS_PARALLELISM": "false",
-    }
-    kam = Path(sys.executable).parent / "kam"
-    return subprocess.Popen(
-        [str(kam), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(root / "serve.log", "wb"),
-        start_new_session=True,
-    )
+        "SLACK_BOT_TOKEN": "xoxb-soak",
+    })
 
 
 def children(pid: int) -> list[int]:

@@ -14,6 +14,7 @@ from knowledge.index import SHIPPED_CORPUS_DIR, GuidanceIndex
 from store.db import make_engine, make_session_factory, upgrade
 from store.demo import generate
 from store.importer import import_paths
+from tests.support.mock_slack import MockSlack
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -103,3 +104,11 @@ def demo_engine(demo_dir: Path, tmp_path_factory):
 @pytest.fixture(scope="session")
 def demo_sessions(demo_engine):
     return make_session_factory(demo_engine)
+
+
+@pytest.fixture
+def mock_slack():
+    """The mock Slack Web API on 127.0.0.1, for one test."""
+    mock = MockSlack().start()
+    yield mock
+    mock.stop()

@@ -194,14 +194,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def mock_slack():
-    from tests.support.mock_slack import MockSlack
-
-    mock = MockSlack().start()
-    yield mock
-    mock.stop()
-
 
 SLOW_S = 3.0
 HANG_S = 60.0

@@ -26,7 +26,6 @@ from bot.slack.egress import ChannelPacer
 from bot.slack.server import SlackHttpServer
 from tests.support.databases import copy_database
 from tests.support.mock_openai import MockOpenAI
-from tests.support.mock_slack import MockSlack
 from tests.support.slack import BOT_TOKEN, SIGNING_SECRET, SlackSender
 
 MODELS = ("offline", "obedient", "openai")
@@ -81,13 +80,6 @@ def redteam(redteam_home: Path, embedder, obedient_server) -> RedTeam:
     for assistant in assistants.values():
         assistant.close()
     services.close()
-
-
-@pytest.fixture
-def mock_slack():
-    mock = MockSlack().start()
-    yield mock
-    mock.stop()
 
 
 @pytest.fixture(params=MODELS)

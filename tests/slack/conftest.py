@@ -65,13 +65,6 @@ def offline(demo_engine, tmp_path_factory) -> Offline:
 
 
 @pytest.fixture
-def mock_slack():
-    mock = MockSlack().start()
-    yield mock
-    mock.stop()
-
-
-@pytest.fixture
 def chart_png(tmp_path: Path) -> Path:
     path = tmp_path / "revenue_by_quarter.png"
     path.write_bytes(PNG)
