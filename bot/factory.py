@@ -20,7 +20,7 @@ from bot.agent.models import TransientFallback, build_openai_model
 from bot.agent.offline.model import CallerScope, OfflineBrain, OfflineChatModel
 from bot.assistant import Assistant
 from bot.config import Settings
-from knowledge.embeddings import BackgroundEmbedder, TextEmbedder
+from knowledge.embeddings import Embedder, TextEmbedder
 from knowledge.index import GuidanceIndex, build_guidance_index, default_sources
 from prompts import Prompts
 from store.db import ensure_schema, make_engine, make_session_factory
@@ -127,8 +127,10 @@ def build_assistant(
     """
     services = services or build_services(settings)
     prompts = Prompts()
-    # The model loads on a worker thread while the database, index and agent are set up.
-    embedder = embedder or BackgroundEmbedder.from_settings(settings)
+    # The model loads here, in this thread: loaded on a background thread while this one
+    # imported other packages, torch came out partially initialised now and then and
+    # crashed answer workers at start (seen in `make bench-soak`).
+    embedder = embedder or Embedder.from_settings(settings)
     index = open_guidance_index(settings, embedder)
     tools = build_tools(services, index, prompts)
     brain = OfflineBrain(

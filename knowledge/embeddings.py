@@ -6,7 +6,6 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -114,32 +113,9 @@ class Embedder:
         return vectors.tolist()
 
 
-class BackgroundEmbedder:
-    """Loads the model on a worker thread so start-up work can proceed meanwhile;
-    the first `embed` call waits for the model (and re-raises a load error)."""
-
-    def __init__(self, model_dir: Path) -> None:
-        self.model_dir = Path(model_dir)
-        check_model_dir(self.model_dir)  # a missing model fails now, not at the first query
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder-load")
-        self._future = self._pool.submit(Embedder, self.model_dir)
-        self._pool.shutdown(wait=False)
-
-    @classmethod
-    def from_settings(cls, settings: object) -> BackgroundEmbedder:
-        return cls(default_model_dir(getattr(settings, "kam_embedding_model_dir", None)))
-
-    def loaded(self) -> Embedder:
-        return self._future.result()
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        return self.loaded().embed(texts)
-
-
 class LazyEmbedder:
     """Loads the model at the first `embed` call, in the caller's thread: for one-shot
-    commands (`kam ask`), where most questions never need it and a model loading in the
-    background would hold the process open for ~5 s after the answer."""
+    commands (`kam ask`), where most questions never need it."""
 
     def __init__(self, model_dir: Path) -> None:
         self.model_dir = Path(model_dir)
