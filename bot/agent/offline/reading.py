@@ -12,6 +12,7 @@ about initech", "why?", "now by margin") is read against the previous request.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -119,7 +120,11 @@ class Names:
 
 
 class Directory:
-    """Names in the store: the caller's accounts, every account, colleagues, teams, regions."""
+    """Names in the store: the caller's accounts, every account, colleagues, teams, regions.
+
+    What every caller shares (every account, the people, regions, industries, as-of) is
+    read once a minute; only the caller's own accounts are read per scope.
+    """
 
     TTL_S = 60.0
 
@@ -129,6 +134,7 @@ class Directory:
         self.lexicon = lexicon
         self.as_of = as_of
         self._cache: dict[str, Names] = {}
+        self._shared: Names | None = None
         self._lock = threading.Lock()
 
     def names(self, scope: AccessScope) -> Names:
@@ -137,34 +143,34 @@ class Directory:
             cached = self._cache.get(key)
             if cached is not None and time.monotonic() - cached.built < self.TTL_S:
                 return cached
-        built = self._build(scope)
+        built = self._scoped(scope, self._everyone())
         with self._lock:
             self._cache[key] = built
         return built
 
-    def _build(self, scope: AccessScope) -> Names:
+    def _everyone(self) -> Names:
+        """The names every caller's question is read against; `accounts` left empty."""
+        with self._lock:
+            shared = self._shared
+        if shared is not None and time.monotonic() - shared.built < self.TTL_S:
+            return shared
         common = self.lexicon.stopwords
         with self.sessions() as session:
-            mine = session.execute(
-                select(Account.account_id, Account.name).where(scope.account_clause())).all()
             every = session.execute(select(Account.account_id, Account.name)).all()
             users = session.execute(select(User.user_id, User.name, User.role, User.team)).all()
             regions = session.scalars(select(Account.region).distinct()).all()
             industries = session.scalars(select(Account.industry).distinct()).all()
             as_of = resolve_as_of(session, self.as_of)
-        people = [named(u.user_id, u.name) for u in users]
-        teams = {fold(u.team): u.team for u in users if u.team}
         region_words = {fold(r): r for r in regions if r}
         for value, aliases in self.lexicon.regions.items():
             if value in region_words.values():
                 region_words.update({fold(a): value for a in aliases})
-        return Names(
-            accounts=NameIndex([named(a, n) for a, n in mine] + [named(a, a) for a, _ in mine],
-                               common),
+        shared = Names(
+            accounts=NameIndex([], common),
             elsewhere=NameIndex([named(a, n) for a, n in every] + [named(a, a) for a, _ in every],
                                 common),
-            people=NameIndex(people, common | {"team"}),
-            teams=teams,
+            people=NameIndex([named(u.user_id, u.name) for u in users], common | {"team"}),
+            teams={fold(u.team): u.team for u in users if u.team},
             regions=region_words,
             industries={fold(i): i for i in industries if i},
             account_names={a: n for a, n in every},
@@ -172,6 +178,17 @@ class Directory:
             user_names={u.user_id: u.name for u in users},
             as_of=as_of,
         )
+        with self._lock:
+            self._shared = shared
+        return shared
+
+    def _scoped(self, scope: AccessScope, shared: Names) -> Names:
+        with self.sessions() as session:
+            mine = session.execute(
+                select(Account.account_id, Account.name).where(scope.account_clause())).all()
+        accounts = NameIndex([named(a, n) for a, n in mine] + [named(a, a) for a, _ in mine],
+                             self.lexicon.stopwords)
+        return dataclasses.replace(shared, accounts=accounts, built=time.monotonic())
 
 
 @dataclass
@@ -278,31 +295,32 @@ class Reader:
 
     def intent(self, found: Words, previous: Request | None) -> tuple[str, float, list[str]]:
         """The intent, its probability, and the next likeliest readings when it is unsure."""
-        intent, confidence = self._intent(found, previous)
-        if confidence >= self.min_confidence:
+        intent, confidence, scores = self._intent(found, previous)
+        if confidence >= self.min_confidence or scores is None:
             return intent, confidence, []
-        scores = self.classifier.scores(found.masked)
         ranked = sorted(scores, key=scores.__getitem__, reverse=True)
         return intent, confidence, [i for i in ranked[:3] if scores[i] >= 0.1 and i != intent]
 
-    def _intent(self, found: Words, previous: Request | None) -> tuple[str, float]:
+    def _intent(self, found: Words, previous: Request | None
+                ) -> tuple[str, float, dict[str, float] | None]:
+        """The intent and its probability; the classifier's scores when it decided."""
         text = found.text
         lead = ACTION_LEAD.sub("", text)
         if self.lexicon.actions.find(lead[:40]) and self.lexicon.actions.find(lead)[0].start == 0:
-            return "out_of_scope", 1.0
+            return "out_of_scope", 1.0, None
         if WHY.match(text) and previous is not None and len(found.words) <= 6:
-            return "risk_advice", 1.0
+            return "risk_advice", 1.0, None
         # "how did X do vs last year" compares periods; "how much has X grown vs the previous
         # year" asks for its growth.
         if COMPARING.search(text) and len(PERIOD_WORDS.findall(text)) >= 2 and \
                 len(found.accounts) < 2 and not GROWN.search(text):
-            return "compare_periods", 0.95
+            return "compare_periods", 0.95, None
         scores = self.classifier.scores(found.masked)
         best = max(scores, key=scores.__getitem__)
         if HOW_TO.match(lead) and not found.accounts and not found.unknown and not found.people \
                 and best not in ("draft_plan", "draft_agenda", "draft_prep", "out_of_scope"):
-            return "guidance", max(scores["guidance"], 0.9)
-        return best, scores[best]
+            return "guidance", max(scores["guidance"], 0.9), None
+        return best, scores[best], scores
 
     def fill(self, request: Request, found: Words, names: Names, periods: PeriodReader,
              scope: AccessScope) -> None:
