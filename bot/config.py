@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "sqlite:///data/kam.db", description="SQLAlchemy URL of the account database."
     )
+    database_read_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL the agent's tools read with (e.g. a read-only PostgreSQL "
+        "role); default: DATABASE_URL. Either way its connections are set read-only.",
+    )
     kam_data_dir: Path = Field(
         Path("data"), description="Directory for the vector index, thread memory and outputs."
     )
@@ -106,10 +111,10 @@ class Settings(BaseSettings):
         25.0, ge=0, le=600, description="On SIGTERM, how long answers under way may take to finish."
     )
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_read_url")
     @classmethod
-    def _known_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite:", "postgresql:", "postgresql+")):
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite:", "postgresql:", "postgresql+")):
             raise ValueError("use a sqlite:/// or postgresql:// URL")
         return value
 
@@ -122,6 +127,11 @@ class Settings(BaseSettings):
             path.parent.mkdir(parents=True, exist_ok=True)
             return prefix + str(path)
         return self.database_url
+
+    @property
+    def read_url(self) -> str:
+        """The URL the agent's tools read with: DATABASE_READ_URL, else the database URL."""
+        return self.database_read_url or self.db_url
 
     @property
     def chroma_dir(self) -> Path:

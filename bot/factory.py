@@ -34,18 +34,26 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Services:
-    """Everything the assistant, the CLI and Slack need, built once and passed in."""
+    """Everything the assistant, the CLI and Slack need, built once and passed in.
+
+    `engine`/`sessions` write (imports, saved plans, feedback, Slack bookkeeping);
+    `reads` is the session factory of an engine whose connections cannot write, the one
+    every agent tool, the offline model and the scope checks read through.
+    """
 
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    reader: Engine
+    reads: sessionmaker[Session]
 
     def close(self) -> None:
+        self.reader.dispose()
         self.engine.dispose()
 
 
 def build_services(settings: Settings, *, migrate: bool = True, create: bool = True) -> Services:
-    """Create the engine (migrating the schema to the latest version unless told not to).
+    """Create the engines (migrating the schema to the latest version unless told not to).
 
     `create=False` (the Slack server and its workers): a SQLite file that is not there is
     an error (store.db.DatabaseMissing), never a new empty database.
@@ -53,15 +61,19 @@ def build_services(settings: Settings, *, migrate: bool = True, create: bool = T
     engine = make_engine(settings.db_url, create=create)
     if migrate:
         ensure_schema(engine)
-    return Services(settings=settings, engine=engine, sessions=make_session_factory(engine))
+    reader = make_engine(settings.read_url, create=False, read_only=True)
+    return Services(settings=settings, engine=engine, sessions=make_session_factory(engine),
+                    reader=reader, reads=make_session_factory(reader))
 
 
 def build_tools(services: Services, index, prompts: Prompts) -> list:
-    """The agent's tool allowlist: read-only account tools, guidance search and drafting."""
+    """The agent's tool allowlist: account tools and guidance search that only read, and
+    the drafting tools, of which `draft_account_plan` alone writes (the plan it saves)."""
     return [
-        *make_account_tools(services.sessions),
+        *make_account_tools(services.reads),
         *make_guidance_tools(index),
-        *make_drafting_tools(services.sessions, index, prompts, services.settings.out_dir),
+        *make_drafting_tools(services.reads, index, prompts, services.settings.out_dir,
+                             plans=services.sessions),
     ]
 
 
@@ -134,7 +146,7 @@ def build_assistant(
     index = open_guidance_index(settings, embedder)
     tools = build_tools(services, index, prompts)
     brain = OfflineBrain(
-        services.sessions, prompts, cache_dir=settings.kam_data_dir / "cache",
+        services.reads, prompts, cache_dir=settings.kam_data_dir / "cache",
         as_of=settings.kam_as_of, fiscal_start=settings.kam_fiscal_year_start
     )
     offline = OfflineChatModel(brain=brain)
@@ -150,7 +162,7 @@ def build_assistant(
         model, model_name = offline, "offline"
     # Innermost, so that it also scopes the offline model when the fallback swaps it in.
     middleware.append(CallerScope())
-    middleware.append(ScopedFilters(services.sessions))
+    middleware.append(ScopedFilters(services.reads))
     agent = build_agent(
         model,
         tools,
@@ -161,7 +173,7 @@ def build_assistant(
     return Assistant(
         agent=agent,
         tools=tools,
-        sessions=services.sessions,
+        sessions=services.reads,
         model_name=model_name,
         as_of=settings.kam_as_of,
         answer_budget_s=settings.kam_answer_budget_s,

@@ -35,12 +35,17 @@ def sqlite_path(url: str) -> Path | None:
     return Path(database)
 
 
-def make_engine(url: str, *, echo: bool = False, create: bool = True) -> Engine:
+def make_engine(
+    url: str, *, echo: bool = False, create: bool = True, read_only: bool = False
+) -> Engine:
     """Create an engine; SQLite gets foreign keys on, WAL, a busy timeout and a memory map.
 
     With `create=False` a SQLite file that is not there is never created: connecting fails
     instead (DatabaseMissing at once, "unable to open database file" later). A server must
     not answer from an empty database made on the spot after its file was lost.
+
+    With `read_only=True` every connection refuses to write (SQLite's `query_only`,
+    PostgreSQL's `default_transaction_read_only`): the engine the agent's tools read through.
     """
     path = sqlite_path(url)
     if path is not None:
@@ -54,8 +59,13 @@ def make_engine(url: str, *, echo: bool = False, create: bool = True) -> Engine:
                 uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False)}
         engine = create_engine(url, echo=echo, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if read_only:
+            event.listen(engine, "connect", _sqlite_query_only)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    if make_url(url).get_backend_name() == "sqlite":
+        raise ValueError("an in-memory SQLite database cannot be shared: use a file")
+    connect_args = {"options": "-c default_transaction_read_only=on"} if read_only else {}
+    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
 
 
 @contextmanager
@@ -89,6 +99,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # Read the first 256 MB of the file through a memory map instead of read() calls into
     # the page cache: portfolio churn and renewal rankings on the scale data set ~20 % faster.
     cursor.execute(f"PRAGMA mmap_size={MMAP_SIZE}")
+    cursor.close()
+
+
+def _sqlite_query_only(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
     cursor.close()
 
 

@@ -424,8 +424,11 @@ class Drafter:
         prompts: Prompts,
         out_dir: Path,
         config: KpiConfig | None = None,
+        *,
+        plans: sessionmaker[Session] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.plans = plans or sessions  # the one write: a drafted plan saved as a version
         self.guidance = guidance
         self.prompts = prompts
         self.out_dir = Path(out_dir)
@@ -459,7 +462,7 @@ class Drafter:
 
         result = self._run(context, as_of, build)
         if "error" not in result:
-            saved = save_plan(self.sessions, context.scope, result["account"]["account_id"],
+            saved = save_plan(self.plans, context.scope, result["account"]["account_id"],
                               result["markdown"])
             result["plan"] = {"plan_id": saved["plan_id"], "version": saved["version"],
                               "status": saved["status"]}
@@ -532,10 +535,12 @@ def make_drafting_tools(
     out_dir: Path,
     *,
     config: KpiConfig | None = None,
+    plans: sessionmaker[Session] | None = None,
 ) -> list[BaseTool]:
     """The drafting tools, bound to a session factory, a guidance index, the templates and
-    the folder where charts are written."""
-    drafter = Drafter(sessions, guidance, prompts, out_dir, config)
+    the folder where charts are written; `plans`, if given, is where drafted plans are saved
+    (the factory reads through a read-only engine and saves through the writing one)."""
+    drafter = Drafter(sessions, guidance, prompts, out_dir, config, plans=plans)
 
     @tool("draft_account_plan", args_schema=AccountArgs)
     def draft_account_plan(

@@ -168,7 +168,7 @@ def serve_command(
         settings,
         answers,
         services.sessions,
-        portfolio=KpiPortfolio(services.sessions, as_of=settings.kam_as_of),
+        portfolio=KpiPortfolio(services.reads, as_of=settings.kam_as_of),
         socket_mode=socket,
         forward_events=answers.forward if isinstance(answers, AnswerWorkers) else None,
         client=build_web_client(
@@ -355,8 +355,8 @@ def digest_command(
         raise fail(f"SLACK_BOT_TOKEN is not set ({SETUP})", 2)
     services = _services(settings)
     try:
-        portfolio = KpiPortfolio(services.sessions, as_of=settings.kam_as_of)
-        digests = compose_digests(services.sessions, portfolio)
+        portfolio = KpiPortfolio(services.reads, as_of=settings.kam_as_of)
+        digests = compose_digests(services.reads, portfolio)
         if only:
             digests = [d for d in digests if d.slack_user_id == only]
             if not digests:

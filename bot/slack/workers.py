@@ -79,7 +79,7 @@ def _start_worker(
     quiet_bad_signatures()
     services = build_services(settings, migrate=False, create=False)
     assistant = build_assistant(settings, services, limit_users=True)
-    portfolio = KpiPortfolio(services.sessions, as_of=settings.kam_as_of)
+    portfolio = KpiPortfolio(services.reads, as_of=settings.kam_as_of)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     # slack_api_url is the serving process's ApiRelay, which keeps the replies under way.
     client = build_web_client(

@@ -8,7 +8,10 @@ import time
 import uuid
 
 import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
+from store.models import Account
 from tests.support.mock_openai import Hang, MockOpenAI, Status
 
 
@@ -169,6 +172,36 @@ def test_the_tool_registry_is_exactly_the_read_and_draft_allowlist(make_assistan
     with MockOpenAI([{"content": "Hello."}]) as server:
         ask(make_assistant(**openai_settings(server)), "Hi")
     assert {t["function"]["name"] for t in server.requests[0]["tools"]} == ALLOWLIST
+
+
+@pytest.mark.parametrize("query", ["1 OR 1=1", "'; DROP TABLE accounts; --"])
+def test_sql_in_tool_arguments_is_matched_literally_and_the_table_survives(
+        make_assistant, agent_services, query):
+    script = [{"tool_calls": [("find_accounts", {"query": query})]}, {"content": "None."}]
+    accounts = account_count(agent_services)
+    with MockOpenAI(script) as server:
+        ask(make_assistant(**openai_settings(server)), f"find {query}")
+    result = json.loads(tool_messages(server.requests[1])[0]["content"])
+    assert result["status"] == "not_found" and result["candidates"] == []
+    assert account_count(agent_services) == accounts
+
+
+def test_the_tools_read_through_an_engine_that_cannot_write(make_assistant, agent_services):
+    assistant = make_assistant()
+    tool_engines = {assistant.sessions.kw["bind"], agent_services.reads.kw["bind"]}
+    assert tool_engines == {agent_services.reader}
+    for statement in ("UPDATE accounts SET name = 'x'", "DROP TABLE accounts",
+                      "CREATE TABLE loot (x TEXT)"):
+        accounts = account_count(agent_services)
+        with agent_services.reads() as session, \
+                pytest.raises(OperationalError, match="readonly database"):
+            session.execute(text(statement))
+        assert account_count(agent_services) == accounts
+
+
+def account_count(services) -> int:
+    with services.sessions() as session:
+        return session.scalar(select(func.count()).select_from(Account))
 
 
 def test_a_looping_model_stops_at_the_step_limit_with_a_polite_reply(make_assistant):
