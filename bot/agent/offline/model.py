@@ -103,7 +103,8 @@ class OfflineBrain:
         if request.unknown and not request.accounts:
             return reply(self.prompts, "not_found", mention=request.unknown)
         if request.team and not scope.sees_everything:
-            return reply(self.prompts, "other_team", team=request.team, own=scope.team)
+            return reply(self.prompts, "other_team", team=request.team, own=scope.team,
+                         kam=scope.role == "kam")
         if request.intent in NEEDS_ACCOUNT and not request.accounts:
             return reply(self.prompts, "needs_account", example=example)
         if request.intent == "kpi" and not (request.kpis or request.accounts or request.owner_name

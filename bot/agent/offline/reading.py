@@ -625,10 +625,12 @@ def _phrase_value(text: str, phrases: dict[str, str]) -> str | None:
 
 
 def _team(text: str, teams: dict[str, str], scope: AccessScope) -> str | None:
-    """A team named as a filter ("team north", "north's renewals"), not as a comparison; a
-    manager's or KAM's own team is no filter (it is all they see)."""
+    """A team named as a filter ("team north", "north's renewals"), not as a comparison. A
+    manager's own team is no filter (it is all they see); a KAM's is, and is refused: they
+    see their own accounts, not the team's."""
+    own = scope.team if scope.role == "manager" else None
     for word, team in teams.items():
         if re.search(rf"\b(team {word}|{word} team|{word}s? (accounts|renewals|book|portfolio|"
-                     rf"pipeline|kams))\b", text) and team != (scope.team or ""):
+                     rf"pipeline|kams))\b", text) and team != own:
             return team
     return None
