@@ -16,6 +16,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from typing import Annotated
 
@@ -140,10 +141,12 @@ def serve_command(
         int | None, typer.Option(help="Port to listen on (default KAM_SLACK_PORT, 3000).")
     ] = None,
     socket: Annotated[
-        bool, typer.Option("--socket", help="Connect out over Socket Mode (SLACK_APP_TOKEN).")
+        bool, typer.Option("--socket", help="Connect out over Socket Mode (SLACK_APP_TOKEN); "
+                           "host and port then serve the probes alone.")
     ] = False,
 ) -> None:
-    """Run the Slack bot: Events API over HTTP, or Socket Mode with --socket."""
+    """Run the Slack bot: Events API over HTTP, or Socket Mode with --socket; /healthz and
+    /readyz for probes either way."""
     settings = common.settings()
     updates = {k: v for k, v in {"kam_slack_host": host, "kam_slack_port": port}.items() if v}
     settings = settings.model_copy(update=updates)
@@ -190,7 +193,7 @@ def serve_command(
                      name="stale-replies", daemon=True).start()
     try:
         if socket:
-            _serve_socket(app, settings, stopping)
+            _serve_socket(app, settings, stopping, checks)
         else:
             _serve_http(app, settings, Readiness(checks))
     finally:
@@ -273,14 +276,32 @@ def _serve_http(app, settings: Settings, ready: Readiness) -> None:
     server.serve_forever()
 
 
-def _serve_socket(app, settings: Settings, stopping: threading.Event) -> None:
+def _serve_socket(app, settings: Settings, stopping: threading.Event,
+                  checks: list[Callable[[], Check]]) -> None:
+    """Take events over Socket Mode; serve the probes alone on host:port, /readyz also
+    checking that the socket is connected."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     token = settings.slack_app_token.get_secret_value()  # type: ignore[union-attr]
     handler = SocketModeHandler(app, token)
     handler.connect()
-    console.print("KAM Assistant connected over Socket Mode; Ctrl-C to stop.")
+
+    def connected() -> Check:
+        ok = handler.client.is_connected()
+        return Check("Socket Mode", ok, "connected" if ok else "not connected: reconnecting")
+
+    host, port = settings.kam_slack_host, settings.kam_slack_port
+    probes = SlackHttpServer(None, host, port, ready=Readiness([*checks, connected]))
+    try:
+        probes.start()
+    except RuntimeError:
+        handler.close()
+        raise fail(f"cannot serve the probes on {host}:{port}: is the port in use? "
+                   "Set KAM_SLACK_PORT or --port", 1) from None
+    console.print(f"KAM Assistant connected over Socket Mode (probes: http://{host}:{port}"
+                  f"{HEALTH_PATH}, {READY_PATH}); Ctrl-C to stop.")
     stopping.wait()
+    probes.shutdown()
     handler.close()
 
 

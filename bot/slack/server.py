@@ -1,5 +1,6 @@
 """HTTP serving of the Slack app: `POST /slack/events` for Slack; `GET /healthz` (the
-process is alive) and `GET /readyz` (it can answer: see `bot.health`) for probes.
+process is alive) and `GET /readyz` (it can answer: see `bot.health`) for probes. Over
+Socket Mode the probes are served alone (no app: `/slack/events` is not there).
 
 The signature is checked here, on the raw body, before anything parses it: an unsigned
 or forged request gets a 401 and one log line without its body, whatever it contains.
@@ -45,7 +46,7 @@ def always_ready() -> tuple[bool, dict[str, dict]]:
 
 
 def build_asgi_app(
-    app: App,
+    app: App | None,
     pool: ThreadPoolExecutor,
     *,
     ready: Readiness = always_ready,
@@ -67,7 +68,7 @@ def build_asgi_app(
             payload = json.dumps({"ready": ok, "checks": checks})
             await _send(send, 200 if ok else 503, payload, "application/json")
             return
-        if method != "POST" or path != EVENTS_PATH:
+        if method != "POST" or path != EVENTS_PATH or app is None:
             await _send(send, 404, "Not Found", "text/plain")
             return
         body = await _body(receive)
@@ -153,7 +154,8 @@ async def _send_bolt(send, response: BoltResponse) -> None:
 
 
 class SlackHttpServer:
-    """Serves the app on `host:port` (port 0 picks a free one) until stopped.
+    """Serves the app on `host:port` (port 0 picks a free one) until stopped; with
+    `app=None`, the probes alone.
 
     `serve_forever()` in the main thread stops on Ctrl-C or SIGTERM (or `stop()`) once the
     requests in progress have their response: it stops accepting first. `start()` serves
@@ -162,7 +164,7 @@ class SlackHttpServer:
 
     def __init__(
         self,
-        app: App,
+        app: App | None,
         host: str,
         port: int,
         *,

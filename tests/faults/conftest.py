@@ -22,10 +22,12 @@ from bot.assistant import Assistant
 from bot.config import Settings
 from bot.factory import build_assistant, build_services
 from tests.support.databases import copy_database
+from tests.support.mock_socket import MockSocketMode
 from tests.support.slack import BOT_TOKEN, SIGNING_SECRET, SlackSender
 
 ROOT = Path(__file__).resolve().parents[2]
 KAM = Path(sys.executable).parent / "kam"
+APP_TOKEN = "xapp-1-test-token"
 
 
 @pytest.fixture(scope="session")
@@ -151,7 +153,8 @@ def kam_serve(home: Path, mock_slack, tmp_path: Path):
     """Start `kam serve` on the home copy; `start(**env)` returns a ready KamServer."""
     started: list[KamServer] = []
 
-    def start(**env: str) -> KamServer:
+    def start(*, socket: MockSocketMode | None = None, **env: str) -> KamServer:
+        """Ready when /readyz says so (over `socket`, the probes alone are served)."""
         port = _free_port()
         log = tmp_path / f"serve-{port}.log"
         environment = {
@@ -169,14 +172,20 @@ def kam_serve(home: Path, mock_slack, tmp_path: Path):
             "TOKENIZERS_PARALLELISM": "false",
             **env,
         }
+        if socket is not None:
+            mock_slack.socket_url = socket.url
+            environment["SLACK_APP_TOKEN"] = APP_TOKEN
+        over = ["--socket"] if socket else []
         process = subprocess.Popen(
-            [str(KAM), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [str(KAM), "serve", *over, "--host", "127.0.0.1", "--port", str(port)],
             cwd=home, env=environment, stdout=log.open("wb"), stderr=subprocess.STDOUT,
             start_new_session=True,  # a process group of its own, as under systemd
         )
         server = KamServer(process, port, log)
         started.append(server)
         server.wait_ready()
+        if socket is not None:
+            socket.wait_connected(timeout=10)
         return server
 
     yield start
@@ -184,6 +193,14 @@ def kam_serve(home: Path, mock_slack, tmp_path: Path):
         if server.process.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
             server.process.wait(timeout=30)
+
+
+@pytest.fixture
+def socket_mode():
+    """A Socket Mode endpoint on 127.0.0.1, for one test."""
+    socket = MockSocketMode().start()
+    yield socket
+    socket.stop()
 
 
 def _free_port() -> int:

@@ -1,7 +1,8 @@
 """`kam serve` as a real process under faults: an answer worker killed with SIGKILL, SIGTERM
-to the server and to its whole process group while an answer is under way, answers that
-outlast the grace period. What Slack (the mock) shows is what a person would see: every
-question gets exactly one reply, and no "Looking into…" stays behind.
+to the server and to its whole process group while an answer is under way (over HTTP and
+over Socket Mode), answers that outlast the grace period. What Slack (the mock) shows is
+what a person would see: every question gets exactly one reply, and no "Looking into…"
+stays behind.
 
 Each test starts its own server (~10 s: the worker loads the embedding model), so the
 module is marked slow.
@@ -18,7 +19,7 @@ import pytest
 
 from bot.slack.egress import INTERRUPTED
 from tests.support.replies import by_thread
-from tests.support.slack import CHANNEL
+from tests.support.slack import CHANNEL, event_payload, mention_event
 
 pytestmark = pytest.mark.slow
 
@@ -124,3 +125,26 @@ def test_a_restart_apologises_for_the_answers_a_killed_server_left(kam_serve, sl
     kam_serve(**slow_model.env, KAM_SLACK_ANSWER_PROCESSES="0")
 
     assert reply_in(mock_slack, "1770000005.000100").text == INTERRUPTED
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["kill-pid", "kill-process-group"])
+def test_over_socket_mode_a_retry_is_not_answered_twice_and_sigterm_lets_the_answer_finish(
+        kam_serve, slow_model, mock_slack, socket_mode, group):
+    server = kam_serve(socket=socket_mode, **slow_model.env)
+    status, ready = server.get("/readyz")
+    assert status == 200 and ready["checks"]["Socket Mode"]["ok"]
+    assert server.sender.mention("Hi").status == 404  # events come over the socket only
+    ts = "1770000005.000100"
+    event = event_payload(mention_event("How is Acme Industrial doing, slowly?", ts), "Ev0SOCK01")
+    socket_mode.send(event)
+    under_way(mock_slack, ts)
+    socket_mode.send(event, retry_attempt=1)  # Slack's retry: acknowledged, not answered
+    socket_mode.wait_acks(2)
+
+    server.terminate(group=group)
+
+    assert server.wait_exit() == 0
+    reply = reply_in(mock_slack, ts, timeout=5)
+    assert "The answer to" in reply.text and not reply.apology
+    assert "Stopped; 0 unfinished answer(s)" in server.output()
+    socket_mode.wait_closed()

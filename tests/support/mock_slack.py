@@ -4,7 +4,8 @@ It answers the methods the bot uses (auth.test, chat.postMessage, chat.update,
 chat.postEphemeral, views.publish, users.info, files.getUploadURLExternal,
 files.completeUploadExternal; the AI-app methods assistant.threads.setStatus,
 setSuggestedPrompts and setTitle, chat.startStream, appendStream and stopStream;
-conversations.info and conversations.members), the upload URL it hands out, and
+conversations.info and conversations.members; apps.connections.open, with an app-level
+token, hands out `socket_url`), the upload URL it hands out, and
 `response_url` posts under /hooks/. Faults are scripted per method:
 `fail("chat.postMessage", status=429, headers={"Retry-After": "1"})` answers the next
 call that way. Channels are scripted with `channel(...)`: who is in it, and whether it
@@ -60,6 +61,7 @@ class MockSlack:
         self.faults: dict[str, list[Fault]] = {}
         self.channels: dict[str, dict] = {}
         self.bots: set[str] = {BOT_USER_ID}
+        self.socket_url: str | None = None  # a MockSocketMode's, for apps.connections.open
         self._lock = threading.Lock()
         self._ts = _TIMESTAMPS  # shared: message ts stay unique across mocks in one run
         self._files = itertools.count(1)
@@ -264,6 +266,10 @@ class MockSlack:
                     return {"text": f"OK - {len(raw)}"}
                 if path.startswith("/hooks/"):
                     return {"text": "ok"}
+                if method == "apps.connections.open":
+                    app_token = self.headers.get("Authorization", "").startswith("Bearer xapp-")
+                    return ({"ok": True, "url": mock.socket_url} if app_token and mock.socket_url
+                            else {"ok": False, "error": "invalid_auth"})
                 if not self.headers.get("Authorization", "").startswith("Bearer xoxb-"):
                     return {"ok": False, "error": "invalid_auth"}
                 return mock._answer(method, body)

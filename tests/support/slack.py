@@ -34,6 +34,21 @@ CHANNEL = "C0SALES001"
 
 
 
+def event_payload(event: dict, event_id: str) -> dict:
+    """An Events API body as Slack sends it (over HTTP, or in a Socket Mode envelope)."""
+    return {
+        "token": "unused", "team_id": TEAM_ID, "api_app_id": "A0KAMAPP1",
+        "type": "event_callback", "event_id": event_id, "event_time": int(time.time()),
+        "event": event,
+        "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+    }
+
+
+def mention_event(text: str, ts: str, *, user: str = ANNA, channel: str = CHANNEL) -> dict:
+    return {"type": "app_mention", "user": user, "text": f"<@{BOT_USER_ID}> {text}",
+            "ts": ts, "channel": channel, "event_ts": ts}
+
+
 @dataclass
 class Reply:
     status: int
@@ -87,12 +102,7 @@ class SlackSender:
 
     def event(self, event: dict, *, event_id: str | None = None, retry: int | None = None,
               **kwargs) -> Reply:
-        body = json.dumps({
-            "token": "unused", "team_id": TEAM_ID, "api_app_id": "A0KAMAPP1",
-            "type": "event_callback", "event_id": event_id or self.next_id("Ev"),
-            "event_time": int(time.time()), "event": event,
-            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
-        })
+        body = json.dumps(event_payload(event, event_id or self.next_id("Ev")))
         headers = kwargs.pop("headers", {})
         if retry is not None:
             headers = {**headers, "X-Slack-Retry-Num": str(retry),
@@ -101,8 +111,8 @@ class SlackSender:
 
     def mention(self, text: str, *, user: str = ANNA, channel: str = CHANNEL,
                 thread_ts: str | None = None, ts: str | None = None, **kwargs) -> Reply:
-        event = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER_ID}> {text}",
-                 "ts": ts or self.next_ts(), "channel": channel, "event_ts": self.next_ts()}
+        event = {**mention_event(text, ts or self.next_ts(), user=user, channel=channel),
+                 "event_ts": self.next_ts()}
         if thread_ts:
             event["thread_ts"] = thread_ts
         return self.event(event, **kwargs)
