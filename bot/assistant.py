@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.agent.graph import AnswerTimeout
 from bot.agent.models import describe_model_error
+from bot.agent.offline.request import CHOICES_KEY, REQUEST_KEY
 from bot.health import describe_failure
 from bot.progress import AnswerEvent, Finished, Started, TextDelta, ToolFinished, ToolStarted
 from knowledge.index import CITATION
@@ -70,6 +71,7 @@ class Answer:
     as_of: date | None = None
     ok: bool = True
     intent: str | None = None  # what the offline model read the question as (None for others)
+    choices: list[str] = field(default_factory=list)  # numbered options a reply "2" picks
 
 
 class Assistant:
@@ -262,12 +264,14 @@ class Assistant:
         ]
         results = [loads(m.content) for m in turn if isinstance(m, ToolMessage)]
         as_of = next((r["as_of"] for r in results if isinstance(r, dict) and "as_of" in r), None)
-        understood = next((m.additional_kwargs["kam_request"] for m in turn
-                           if isinstance(m, AIMessage) and "kam_request" in m.additional_kwargs),
+        understood = next((m.additional_kwargs[REQUEST_KEY] for m in turn
+                           if isinstance(m, AIMessage) and REQUEST_KEY in m.additional_kwargs),
                           None)
+        choices = final.additional_kwargs.get(CHOICES_KEY) if final is not None else None
         return Answer(
             text=text,
             intent=understood.get("intent") if isinstance(understood, dict) else None,
+            choices=[str(c) for c in choices] if isinstance(choices, list) else [],
             citations=list(dict.fromkeys(CITATION.findall(text))),
             charts=[Path(p) for r in results if isinstance(r, dict) for p in r.get("charts", [])],
             tool_calls=calls,

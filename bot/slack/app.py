@@ -29,7 +29,13 @@ from bot.assistant import Answer
 from bot.config import Settings
 from bot.progress import AnswerEvent, Finished
 from bot.slack.audience import Audiences, TtlCache
-from bot.slack.blocks import FEEDBACK, FEEDBACK_HELPFUL, FEEDBACK_NOT_HELPFUL, OPEN_SUMMARY
+from bot.slack.blocks import (
+    CHOICE,
+    FEEDBACK,
+    FEEDBACK_HELPFUL,
+    FEEDBACK_NOT_HELPFUL,
+    OPEN_SUMMARY,
+)
 from bot.slack.commands import ack_kam_command, run_kam_command
 from bot.slack.disclosure import DisclosurePolicy
 from bot.slack.egress import ChannelPacer, SlackOut, build_web_client
@@ -49,6 +55,7 @@ from bot.slack.listeners import (
     answer_mention,
     is_direct_message,
     log_error,
+    pick_choice,
 )
 from bot.slack.panel import answer_in_panel, change_context, start_thread
 from bot.slack.streaming import Place
@@ -247,6 +254,7 @@ def build_slack_app(
     for action_id in (FEEDBACK, FEEDBACK_HELPFUL, FEEDBACK_NOT_HELPFUL):
         app.action(action_id)(ack=ack_now, lazy=[_bind(store_feedback, bot)])
     app.action(re.compile(f"^{OPEN_SUMMARY}"))(ack=ack_now, lazy=[_bind(open_summary, bot)])
+    app.action(re.compile(f"^{CHOICE}"))(ack=ack_now, lazy=[_bind(pick_choice, bot)])
     app.error(log_error)
     return app
 

@@ -234,11 +234,46 @@ def feedback_block(ref: FeedbackRef) -> ContextActionsBlock:
     )
 
 
+@dataclass(frozen=True)
+class ChoiceRef:
+    """Who may pick one of an answer's numbered choices: the asker (Slack user id), whose
+    assistant thread the pick is answered in."""
+
+    asker: str
+    thread: str
+
+
+CHOICE = "kam_choice_"  # the action id of choice N is CHOICE + N
+CHOICE_BLOCK = "choices"
+MAX_CHOICES = 5
+BUTTON_LIMIT = 75
+
+
+def choices_block(choices: Sequence[str], ref: ChoiceRef) -> ActionsBlock:
+    """The numbered choices of a question back as buttons; one pressed answers as "N"."""
+    return ActionsBlock(block_id=CHOICE_BLOCK, elements=[
+        ButtonElement(
+            text=truncate(f"{n}. {plain(label)}", BUTTON_LIMIT), action_id=f"{CHOICE}{n}",
+            value=json.dumps({"n": n, "l": label[:200], "u": ref.asker, "t": ref.thread[:500]}))
+        for n, label in enumerate(choices[:MAX_CHOICES], start=1)
+    ])
+
+
+def decode_choice(value: str) -> tuple[int, str, ChoiceRef]:
+    """The number, label and reference a choice button carries."""
+    data = json.loads(value)
+    return int(data["n"]), str(data["l"]), ChoiceRef(asker=str(data["u"]), thread=str(data["t"]))
+
+
 def answer_footer(
-    answer: Answer, feedback: FeedbackRef | None, *, as_of: bool = True
+    answer: Answer, feedback: FeedbackRef | None, *, as_of: bool = True,
+    choice: ChoiceRef | None = None,
 ) -> list[Block]:
-    """Sources, the as-of line and the feedback buttons that close an answer."""
+    """The choice buttons (with `choice`: who may press them), sources, the as-of line and
+    the feedback buttons that close an answer."""
     blocks: list[Block] = []
+    if answer.choices and choice is not None:
+        blocks.append(choices_block(answer.choices, choice))
     if answer.citations:
         cited = [f"[{escape(c)}]" for c in answer.citations]
         # Ten context elements at most: pack the citations into as few as fit.
@@ -267,12 +302,13 @@ def _packed(items: Sequence[str], slots: int) -> list[str]:
 
 def render_answer(
     answer: Answer, *, title: str | None = None, feedback: FeedbackRef | None = None,
-    note: str | None = None,
+    note: str | None = None, choice: ChoiceRef | None = None,
 ) -> list[SlackMessage]:
     """An answer as one or more messages within Slack's limits; the footer closes the last.
 
-    `note` (what was left out for this audience, and why) opens the footer. A failed
-    answer (`ok=False`) is one short notice: no sources, no buttons.
+    `note` (what was left out for this audience, and why) opens the footer; `choice` puts
+    the answer's numbered choices on buttons the asker may press. A failed answer
+    (`ok=False`) is one short notice: no sources, no buttons.
     """
     if not answer.ok:
         return [notice(answer.text)]
@@ -280,7 +316,7 @@ def render_answer(
     if as_of and not answer.as_of:
         answer = replace(answer, as_of=as_of)
     blocks = markdown_blocks(text or "_(no answer)_", title=title)
-    footer = answer_footer(answer, feedback)
+    footer = answer_footer(answer, feedback, choice=choice)
     if note:
         footer.insert(0, context(f":lock: {escape(note)}"))
     messages = split_messages(blocks, footer)

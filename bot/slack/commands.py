@@ -11,9 +11,18 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.blocks import FeedbackRef, SlackMessage, escape, notice, render_answer, section
+from bot.slack.blocks import (
+    ChoiceRef,
+    FeedbackRef,
+    SlackMessage,
+    escape,
+    notice,
+    render_answer,
+    section,
+)
 from bot.slack.blocks import context as context_block
 from bot.slack.listeners import (
+    MAX_EPHEMERAL_MESSAGES,
     REFUSAL,
     answer_in_thread,
     placeholder_for,
@@ -30,7 +39,6 @@ NOT_IN_CHANNEL = (
     "or run the command without --share to see the answer just for you."
 )
 # A response_url takes at most five messages; keep one for the charts note.
-MAX_EPHEMERAL_MESSAGES = 4
 
 
 @dataclass(frozen=True)
@@ -177,7 +185,8 @@ def _private_answer(bot, scope, command, respond, question, title, question_id) 
     thread = thread_id(command.get("team_id"), command["channel_id"], question_id)
     answer = bot.ask(scope, question, thread)
     ref = FeedbackRef(question_id=question_id, answer_id=f"ephemeral:{uuid.uuid4().hex}")
-    messages = render_answer(answer, title=title or None, feedback=ref)
+    messages = render_answer(answer, title=title or None, feedback=ref,
+                             choice=ChoiceRef(command["user_id"], thread))
     for message in messages[:MAX_EPHEMERAL_MESSAGES]:
         respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
     notes = []

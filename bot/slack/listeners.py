@@ -19,9 +19,20 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from slack_sdk.models.blocks import Block
+
 from bot.assistant import Answer
 from bot.progress import Finished, Started, TextDelta, ToolFinished, ToolStarted
-from bot.slack.blocks import FeedbackRef, notice, render_answer
+from bot.slack.blocks import (
+    CHOICE_BLOCK,
+    ChoiceRef,
+    FeedbackRef,
+    SlackMessage,
+    context,
+    decode_choice,
+    notice,
+    render_answer,
+)
 from bot.slack.disclosure import (
     Audience,
     AudienceScope,
@@ -29,7 +40,7 @@ from bot.slack.disclosure import (
     footprint_of,
     without_sensitive,
 )
-from bot.slack.formatting import truncate
+from bot.slack.formatting import escape, truncate
 from bot.slack.streaming import Place, Status, StreamWriter, post_privately
 from store.access import AccessScope, UnknownUserError
 
@@ -47,6 +58,9 @@ EMPTY_QUESTION = "Ask me about your accounts, e.g. “How is Acme doing?”, or 
 CHARTS_PRIVATE = "{count} chart(s) are not shown here: ask me in a direct message to see them."
 SLACK_MARKUP = re.compile(r"<([@#!]?)([^<>|]+)(?:\|([^<>]*))?>")
 THINKING = "Reading the question"
+NOT_YOUR_CHOICE = "Only {asker} can pick here: ask me yourself to get choices of your own."
+PICKED = ":white_check_mark: You picked {choice}"
+MAX_EPHEMERAL_MESSAGES = 4  # private replies through a response_url, at most
 TITLE_LIMIT = 80
 
 
@@ -132,9 +146,9 @@ def _answer_live(bot: SlackBot, scope: AccessScope, place: Place, question: str,
     status.show(THINKING)
     writer = StreamWriter(bot.out, place)
     answer = Answer(APOLOGY, ok=False)
+    thread = thread_id(place.team_id, place.channel, place.thread_ts)
     try:
-        for event in bot.events(scope, question, thread_id(place.team_id, place.channel,
-                                                            place.thread_ts)):
+        for event in bot.events(scope, question, thread):
             if isinstance(event, Started) and panel and event.first_turn:
                 bot.set_title(place, truncate(question, TITLE_LIMIT))
             elif isinstance(event, ToolStarted):
@@ -152,7 +166,7 @@ def _answer_live(bot: SlackBot, scope: AccessScope, place: Place, question: str,
         log.exception("the assistant failed on a question from %s", scope.user_id)
         answer = Answer(APOLOGY, ok=False)
     try:
-        writer.finish(answer, question_id)
+        writer.finish(answer, question_id, ChoiceRef(place.slack_user_id, thread))
     except Exception:
         log.exception("could not deliver the answer in %s", place.channel)
         status.show("")
@@ -180,8 +194,10 @@ def _answer_for_audience(
         decision = bot.policy.decide(audience, scope, footprint_of(answer, bot.accounts(scope)))
         public = _public_answer(bot, audience, scope, answer, decision, question, thread)
         ref = FeedbackRef(question_id=question_id, answer_id=f"{channel}:{answer_ts}")
+        # The asker's own choices only on the asker's own answer (not on a shared one).
+        choice = ChoiceRef(slack_user_id, thread) if public is answer else None
         messages = [notice(decision.note or APOLOGY)] if public is None else render_answer(
-            public, title=title, feedback=ref, note=decision.note)
+            public, title=title, feedback=ref, note=decision.note, choice=choice)
         first, *rest = messages
         bot.out.update(channel, answer_ts, first)
         for message in rest:
@@ -190,8 +206,9 @@ def _answer_for_audience(
             private_ref = FeedbackRef(question_id=question_id,
                                       answer_id=f"ephemeral:{channel}:{answer_ts}")
             note = CHARTS_PRIVATE.format(count=len(answer.charts)) if answer.charts else None
-            post_privately(bot.out, place, render_answer(answer, title=title,
-                                                         feedback=private_ref, note=note))
+            post_privately(bot.out, place, render_answer(
+                answer, title=title, feedback=private_ref, note=note,
+                choice=ChoiceRef(slack_user_id, thread)))
     except Exception:
         log.exception("could not deliver the answer in %s", channel)
         _apologise(bot, channel, answer_ts, thread_ts)
@@ -296,6 +313,52 @@ def answer_message(bot: SlackBot, event: dict, context, *, panel: bool = False) 
         placeholder=placeholder_for(f"“{question}”"),
         panel=panel,
     )
+
+
+def pick_choice(body, action, respond, *, bot: SlackBot) -> None:
+    """A numbered choice pressed: answered as if the asker had replied with its number, in
+    the thread it was offered in (privately where it was offered privately)."""
+    number, label, ref = decode_choice(action.get("value") or "{}")
+    user = body["user"]["id"]
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id", "")
+    thread_ts = container.get("thread_ts") or (body.get("message") or {}).get("thread_ts")
+    if user != ref.asker:
+        respond(response_type="ephemeral", replace_original=False, **notice(
+            NOT_YOUR_CHOICE.format(asker=bot.name_of(ref.asker) or "the person who asked")
+        ).as_kwargs())
+        return
+    picked = f"{number}. {label}"
+    if container.get("is_ephemeral") or not thread_ts:
+        # Offered in a private reply (`/kam`): answered privately in the same conversation.
+        scope = bot.resolve(user)
+        answer = bot.ask(scope, str(number), ref.thread)
+        respond(response_type="ephemeral", replace_original=True,
+                **notice(PICKED.format(choice=picked)).as_kwargs())
+        for message in render_answer(answer, choice=ref)[:MAX_EPHEMERAL_MESSAGES]:
+            respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
+        return
+    _mark_picked(bot, channel, body.get("message") or {}, picked)
+    answer_in_thread(
+        bot, team_id=(body.get("team") or {}).get("id"), channel=channel, slack_user_id=user,
+        question=str(number), question_id=f"choice:{action.get('action_ts', '')}",
+        thread_ts=thread_ts, placeholder=placeholder_for(label),
+    )
+
+
+def _mark_picked(bot: SlackBot, channel: str, message: dict, picked: str) -> None:
+    """The offer, with its buttons replaced by what was picked (nobody presses twice)."""
+    ts = message.get("ts")
+    if not ts:
+        return
+    blocks = [Block.parse(b) for b in message.get("blocks") or []
+              if b.get("block_id") != CHOICE_BLOCK]
+    blocks.append(context(PICKED.format(choice=escape(picked))))
+    try:
+        bot.out.update(channel, ts, SlackMessage(message.get("text") or picked,
+                                                 [b for b in blocks if b is not None]))
+    except Exception:
+        log.exception("could not mark the choice picked in %s", channel)
 
 
 def log_error(error, body, logger) -> None:

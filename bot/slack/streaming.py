@@ -24,6 +24,7 @@ from slack_sdk.web.chat_stream import ChatStream
 from bot.assistant import Answer
 from bot.slack.blocks import (
     AS_OF_LINE,
+    ChoiceRef,
     FeedbackRef,
     SlackMessage,
     answer_footer,
@@ -133,9 +134,11 @@ class StreamWriter:
 
     # ------------------------------------------------------------ the end
 
-    def finish(self, answer: Answer, question_id: str) -> str | None:
+    def finish(self, answer: Answer, question_id: str, choice: ChoiceRef | None = None
+               ) -> str | None:
         """Close the message with the whole answer and its footer (feedback buttons naming
-        `question_id` and this message); returns the message's ts."""
+        `question_id` and this message, the answer's choices on buttons for `choice`);
+        returns the message's ts."""
         expected = stream_text(answer.text) if answer.ok else escape(answer.text)
         if self._stream is None and self._placeholder is None:
             self._send(markdown=expected)  # nothing came before the answer: open with it
@@ -148,10 +151,10 @@ class StreamWriter:
         stream = self._stream
         feedback = FeedbackRef(question_id, f"{self.place.channel}:{self.ts}")
         if stream is None or self._broken:
-            return self._replace(answer, feedback)
+            return self._replace(answer, feedback, choice)
         done = [TaskUpdateChunk(id=i, title=self.tasks[i], status="complete")
                 for i in sorted(self.running)]
-        footer = answer_footer(answer, feedback) if answer.ok else []
+        footer = answer_footer(answer, feedback, choice=choice) if answer.ok else []
         try:
             stream.stop(markdown_text=rest or None, chunks=done or None,
                         blocks=[b.to_dict() for b in footer] or None)
@@ -162,7 +165,7 @@ class StreamWriter:
             self.sent = ""
         if self.sent != expected:
             # The model wrote text it later dropped, or the stream was cut: show the answer.
-            return self._replace(answer, feedback)
+            return self._replace(answer, feedback, choice)
         return self.ts
 
     # ------------------------------------------------------------ Slack calls
@@ -219,9 +222,10 @@ class StreamWriter:
         except SlackApiError as error:
             log.info("placeholder not updated: %s", error.response.get("error"))
 
-    def _replace(self, answer: Answer, feedback: FeedbackRef) -> str | None:
+    def _replace(self, answer: Answer, feedback: FeedbackRef, choice: ChoiceRef | None
+                 ) -> str | None:
         """The whole answer in Block Kit, in place of the placeholder or the stream."""
-        first, *rest = render_answer(answer, feedback=feedback)
+        first, *rest = render_answer(answer, feedback=feedback, choice=choice)
         ts = self.ts
         if ts is None:
             ts = self.out.post(self.place.channel, first, thread_ts=self.place.thread_ts)["ts"]

@@ -11,7 +11,7 @@ from bot.agent.offline import classifier
 from bot.agent.offline.lexicon import Lexicon
 from bot.agent.offline.names import NameIndex, fold, named, tokens
 from bot.agent.offline.periods import PeriodReader
-from bot.agent.offline.reading import pick_reading
+from bot.agent.offline.reading import pick_numbered
 
 AS_OF = date(2026, 9, 30)
 
@@ -112,9 +112,11 @@ def test_an_unsure_classifier_offers_its_likeliest_readings():
         ["kpi", "kpi", "renewals", "renewals"])
     scores = model.scores("show me")
     assert max(scores.values()) < 0.6  # a coin toss: the reader asks instead of guessing
-    assert pick_reading("2", ["kpi", "renewals"]) == "renewals"
-    assert pick_reading("the first one", ["kpi", "renewals"]) == "kpi"
-    assert pick_reading("both", ["kpi", "renewals"]) is None
+    assert pick_numbered("2", ["kpi", "renewals"]) == "renewals"
+    assert pick_numbered("the first one", ["kpi", "renewals"]) == "kpi"
+    assert pick_numbered("the last one", ["kpi", "renewals"]) == "renewals"
+    assert pick_numbered("3", ["kpi", "renewals"]) is None
+    assert pick_numbered("both", ["kpi", "renewals"]) is None
 
 
 

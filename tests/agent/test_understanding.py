@@ -134,11 +134,13 @@ def test_follow_ups_keep_the_thread(offline_assistant):
     assert agenda.tool_calls[0].args["account"] == "A0005"
 
 
-def test_an_ambiguous_name_gets_a_question_and_the_reply_picks(offline_assistant):
-    question, picked = ask(offline_assistant, "u_kam_anna", "acme rev?", "the foods one")
+@pytest.mark.parametrize("reply", ["the foods one", "2", "the second one", "#2"])
+def test_an_ambiguous_name_gets_a_question_and_the_reply_picks(offline_assistant, reply):
+    question, picked = ask(offline_assistant, "u_kam_anna", "acme rev?", reply)
     assert not question.tool_calls
-    assert "Acme Foods" in question.text and "Acme Industrial" in question.text
+    assert question.choices == ["Acme Industrial (A0001)", "Acme Foods (A0002)"]
     assert picked.tool_calls[0].args == {"kpi": "revenue", "account": "A0002"}
+    assert picked.choices == []
 
 
 def test_the_answer_states_the_period_it_used(offline_assistant):

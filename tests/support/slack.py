@@ -146,15 +146,21 @@ class SlackSender:
         return self.post(body, content_type="application/x-www-form-urlencoded")
 
     def action(self, action_id: str, value: str, *, user: str = ANNA, channel: str = CHANNEL,
-               response_url: str) -> Reply:
+               response_url: str, message: dict | None = None, ephemeral: bool = False
+               ) -> Reply:
+        """A button pressed, on `message` (its ts, thread_ts and blocks) if given."""
+        container = {"type": "message", "channel_id": channel, "is_ephemeral": ephemeral}
+        if message is not None:
+            container |= {"message_ts": message["ts"], "thread_ts": message.get("thread_ts")}
         payload = {
             "type": "block_actions", "user": {"id": user}, "team": {"id": TEAM_ID},
             "api_app_id": "A0KAMAPP1", "trigger_id": self.next_id("trigger."),
-            "container": {"type": "message", "channel_id": channel},
-            "channel": {"id": channel}, "response_url": response_url,
+            "container": container, "channel": {"id": channel}, "response_url": response_url,
             "actions": [{"action_id": action_id, "block_id": "b", "value": value,
                          "type": "button", "action_ts": self.next_ts()}],
         }
+        if message is not None and not ephemeral:
+            payload["message"] = message
         body = urlencode({"payload": json.dumps(payload)})
         return self.post(body, content_type="application/x-www-form-urlencoded")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
 from langchain_core.language_models import BaseChatModel
@@ -26,7 +26,7 @@ from bot.agent.offline import classifier, training
 from bot.agent.offline.lexicon import Lexicon
 from bot.agent.offline.planning import plan
 from bot.agent.offline.reading import SHORTER, Directory, Reader
-from bot.agent.offline.request import NEEDS_ACCOUNT, Request
+from bot.agent.offline.request import CHOICES_KEY, NEEDS_ACCOUNT, REQUEST_KEY, Request
 from bot.agent.offline.writing import OFFLINE_MARK, reply, shorten, write_answer
 from prompts import Prompts
 from store.access import AccessScope
@@ -34,7 +34,6 @@ from tools.context import CallerContext
 from tools.payload import loads
 
 log = logging.getLogger(__name__)
-REQUEST_KEY = "kam_request"
 # How each intent reads to a person, for "did you mean 1) … or 2) …?".
 READINGS = {
     "account_summary": "a summary of {subject}", "kpi": "a figure (revenue, NPS, margin…)",
@@ -80,10 +79,12 @@ class OfflineBrain:
 
     def act(self, request: Request, scope: AccessScope) -> AIMessage:
         """Tool calls for the request, or the reply that stands in for them."""
-        saved = {REQUEST_KEY: request.model_dump(mode="json")}
-        text = self.reply_instead(request, scope)
-        if text is not None:
-            return AIMessage(text, additional_kwargs=saved)
+        saved: dict[str, Any] = {REQUEST_KEY: request.model_dump(mode="json")}
+        instead = self.reply_instead(request, scope)
+        if instead is not None:
+            if instead.choices:
+                saved[CHOICES_KEY] = instead.choices
+            return AIMessage(instead.text, additional_kwargs=saved)
         calls = plan(request)
         if not calls:
             return AIMessage(reply(self.prompts, "unknown", mark=""), additional_kwargs=saved)
@@ -91,32 +92,41 @@ class OfflineBrain:
             {"name": c["name"], "args": c["args"], "id": f"offline_{i}"}
             for i, c in enumerate(calls)])
 
-    def reply_instead(self, request: Request, scope: AccessScope) -> str | None:
+    def reply_instead(self, request: Request, scope: AccessScope) -> Instead | None:
         """A question back or a refusal, when running tools would answer something else."""
         example = next(iter(request.account_names.values()), "Acme Industrial")
         if request.intent == "out_of_scope":
-            return reply(self.prompts, "out_of_scope", example=example)
+            return Instead(reply(self.prompts, "out_of_scope", example=example))
         if request.ambiguous and not request.accounts:
             mention, keys = next(iter(request.ambiguous.items()))
-            return reply(self.prompts, "clarify", mention=mention,
-                         candidates=[f"{request.account_names[k]} ({k})" for k in keys])
+            candidates = [f"{request.account_names[k]} ({k})" for k in keys]
+            return Instead(reply(self.prompts, "clarify", mention=mention,
+                                 candidates=candidates), candidates)
         if request.unknown and not request.accounts:
-            return reply(self.prompts, "not_found", mention=request.unknown)
+            return Instead(reply(self.prompts, "not_found", mention=request.unknown))
         if request.team and not scope.sees_everything:
-            return reply(self.prompts, "other_team", team=request.team, own=scope.team,
-                         kam=scope.role == "kam")
+            return Instead(reply(self.prompts, "other_team", team=request.team, own=scope.team,
+                                 kam=scope.role == "kam"))
         if request.intent in NEEDS_ACCOUNT and not request.accounts:
-            return reply(self.prompts, "needs_account", example=example)
+            return Instead(reply(self.prompts, "needs_account", example=example))
         if request.intent == "kpi" and not (request.kpis or request.accounts or request.owner_name
                                             or request.group_by or request.period):
-            return reply(self.prompts, "needs_kpi")
+            return Instead(reply(self.prompts, "needs_kpi"))
         if request.confidence < self.reader.min_confidence:
             if request.readings:
-                return reply(self.prompts, "readings", options=[
-                    READINGS[i].format(subject=example)
-                    for i in (request.intent, *request.readings)])
-            return reply(self.prompts, "unknown", mark="")
+                options = [READINGS[i].format(subject=example)
+                           for i in (request.intent, *request.readings)]
+                return Instead(reply(self.prompts, "readings", options=options), options)
+            return Instead(reply(self.prompts, "unknown", mark=""))
         return None
+
+
+class Instead(NamedTuple):
+    """The reply that stands in for tool calls, and the numbered choices it offers (a
+    reply "2" picks the second; Slack shows them as buttons)."""
+
+    text: str
+    choices: list[str] = []
 
 
 def _request_of(turn: Sequence[BaseMessage]) -> Request | None:

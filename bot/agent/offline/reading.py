@@ -227,7 +227,7 @@ class Reader:
         names = self.directory.names(scope)
         found = self.words(question, names)
         periods = PeriodReader(names.as_of, self.fiscal_start)
-        if previous is not None and previous.readings and (picked := pick_reading(
+        if previous is not None and previous.readings and (picked := pick_numbered(
                 found.text, [previous.intent, *previous.readings])):
             chosen = previous.model_copy(update={"intent": picked, "readings": [],
                                                  "confidence": 1.0})
@@ -443,7 +443,10 @@ class Reader:
         else:
             merged.ambiguous = {}
         if previous.ambiguous and not request.accounts:
-            picked = pick_candidate(found.words, previous.ambiguous, names)
+            # The reply offered the candidates of the first unclear name, numbered.
+            offered = next(iter(previous.ambiguous.values()))
+            picked = pick_numbered(text, offered) or pick_candidate(
+                found.words, previous.ambiguous, names)
             if picked:
                 merged.accounts, merged.ambiguous = [picked], {}
                 merged.account_names[picked] = names.account_names[picked]
@@ -579,16 +582,21 @@ def count_in(text: str) -> int | None:
     return value if 0 < value <= 50 else None
 
 
-ORDINALS = {"1": 0, "first": 0, "one": 0, "2": 1, "second": 1, "two": 1, "3": 2, "third": 2,
-            "three": 2}
+ORDINALS = {
+    **{str(n): n - 1 for n in range(1, 10)},
+    "first": 0, "one": 0, "second": 1, "two": 1, "third": 2, "three": 2, "fourth": 3,
+    "four": 3, "fifth": 4, "five": 4, "last": -1,
+}
 
 
-def pick_reading(text: str, readings: list[str]) -> str | None:
-    """Which of the numbered readings offered a reply picks ("2", "the second one")."""
-    match = re.fullmatch(r"(?:the |option |number |no )?(\w+)(?: one| option)?", text.strip())
-    if match and match.group(1) in ORDINALS and ORDINALS[match.group(1)] < len(readings):
-        return readings[ORDINALS[match.group(1)]]
-    return None
+def pick_numbered(text: str, options: Sequence[str]) -> str | None:
+    """Which of the numbered options offered a reply picks ("2", "the second one", "#3")."""
+    match = re.fullmatch(r"(?:the |option |number |no |#)?(\w+)(?: one| option)?\.?",
+                         text.strip())
+    index = ORDINALS.get(match.group(1)) if match else None
+    if index is None or index >= len(options):
+        return None
+    return options[index]
 
 
 def compare_kind(text: str) -> str:

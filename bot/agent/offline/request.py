@@ -21,6 +21,10 @@ NEEDS_ACCOUNT = frozenset({
 })
 # The one intent that writes (a saved plan version): only on an explicit request.
 WRITES = frozenset({"draft_plan"})
+# Where the offline model's messages carry the request they read (for follow-ups) and the
+# numbered choices a question back offers (a reply "2" picks; Slack shows buttons).
+REQUEST_KEY = "kam_request"
+CHOICES_KEY = "kam_choices"
 
 
 class Period(BaseModel):
