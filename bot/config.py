@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     kam_data_dir: Path = Field(
         Path("data"), description="Directory for the vector index, thread memory and outputs."
     )
+    kam_chroma_url: str | None = Field(
+        None,
+        description="URL of a Chroma server (`chroma run`), e.g. http://chroma:8000, shared "
+        "by every replica; default: Chroma embedded in KAM_DATA_DIR/chroma.",
+        pattern=r"^https?://[^/\s]+/?$",
+    )
     kam_as_of: date | None = Field(
         None, description="Date the KPIs are computed for; default: the latest order date."
     )

@@ -86,8 +86,8 @@ def open_guidance_index(settings: Settings, embedder: TextEmbedder) -> GuidanceI
     try:
         return _synced_index(settings, embedder)
     except Exception as error:
-        if not _damaged_index(error):
-            raise
+        if settings.kam_chroma_url or not _damaged_index(error):
+            raise  # a Chroma server is its operator's to repair
         damaged = settings.chroma_dir.with_name(
             f"{settings.chroma_dir.name}.damaged-{datetime.now():%Y%m%d-%H%M%S}"
         )

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 import traceback
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -137,8 +138,11 @@ def check_thread_store(data_dir: Path) -> Check:
     return Check("thread store", True, f"{path} readable")
 
 
-def check_index(chroma_dir: Path) -> Check:
-    """The guidance index (Chroma's SQLite file) opens and holds chunks."""
+def check_index(chroma_dir: Path, server_url: str | None = None) -> Check:
+    """The guidance index (Chroma's SQLite file, or the Chroma server) answers and holds
+    chunks."""
+    if server_url:
+        return _check_index_server(server_url)
     path = chroma_dir / CHROMA_FILE
     if not path.exists():
         return Check("knowledge index", False, f"{path} is missing: `kam knowledge sync` or a "
@@ -151,6 +155,17 @@ def check_index(chroma_dir: Path) -> Check:
     if not count:
         return Check("knowledge index", False, "empty: run `kam knowledge sync`")
     return Check("knowledge index", True, f"{count} chunks")
+
+
+def _check_index_server(url: str) -> Check:
+    heartbeat = url.rstrip("/") + "/api/v2/heartbeat"
+    try:
+        with urllib.request.urlopen(heartbeat, timeout=5) as response:
+            response.read()
+    except (OSError, ValueError) as error:
+        return Check("knowledge index", False, f"the Chroma server at {url} does not answer "
+                     f"({getattr(error, 'reason', error)}): start it, or check KAM_CHROMA_URL")
+    return Check("knowledge index", True, f"Chroma server at {url} answers")
 
 
 def check_embedding_model(configured: Path | None) -> Check:

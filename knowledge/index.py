@@ -11,9 +11,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from knowledge.embeddings import Embedder, TextEmbedder
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
 from knowledge.ingest import (
     Chunk,
     IngestError,
@@ -40,6 +44,8 @@ class IndexSettings(Protocol):
     def chroma_dir(self) -> Path: ...
     @property
     def user_corpus_dir(self) -> Path: ...
+
+    kam_chroma_url: str | None  # a Chroma server instead of the embedded store
 
 
 # A citation in an answer as `Hit.citation` writes it, "[Title › Section]"; group 1 is the text
@@ -109,7 +115,8 @@ def build_guidance_index(
     changed."""
     if embedder is None:
         embedder = Embedder.from_settings(settings)
-    return GuidanceIndex(Path(settings.chroma_dir), embedder, collection_name=collection_name)
+    store = settings.kam_chroma_url or Path(settings.chroma_dir)
+    return GuidanceIndex(store, embedder, collection_name=collection_name)
 
 
 class GuidanceIndex:
@@ -117,20 +124,30 @@ class GuidanceIndex:
 
     def __init__(
         self,
-        chroma_dir: Path,
+        store: Path | str,
         embedder: TextEmbedder,
         *,
         collection_name: str = COLLECTION_NAME,
     ) -> None:
+        """`store`: a directory (Chroma embedded in this process) or the URL of a Chroma
+        server, `http(s)://host:port` (`chroma run`; shared by every replica)."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        self.chroma_dir = Path(chroma_dir)
-        self.chroma_dir.mkdir(parents=True, exist_ok=True)
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
         self.embedder = embedder
-        self._client = chromadb.PersistentClient(
-            path=str(self.chroma_dir), settings=ChromaSettings(anonymized_telemetry=False)
-        )
+        self.chroma_dir = None if isinstance(store, str) else Path(store)  # None: a server
+        self._client: ClientAPI
+        if isinstance(store, str):
+            url = urlsplit(store)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise ValueError(f"{store!r} is not a Chroma server URL (http://host:port)")
+            self._client = chromadb.HttpClient(
+                host=url.hostname, port=url.port or (443 if url.scheme == "https" else 80),
+                ssl=url.scheme == "https", settings=chroma_settings)
+        else:
+            Path(store).mkdir(parents=True, exist_ok=True)
+            self._client = chromadb.PersistentClient(path=str(store), settings=chroma_settings)
         # embedding_function=None: Chroma's default embedder downloads an ONNX model at run time.
         self._collection = self._client.get_or_create_collection(
             collection_name,

@@ -15,6 +15,7 @@ from store.db import make_engine, make_session_factory, upgrade
 from store.demo import generate
 from store.importer import import_paths
 from tests.support.mock_slack import MockSlack
+from tests.support.servers import chroma_server
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -104,6 +105,13 @@ def demo_engine(demo_dir: Path, tmp_path_factory):
 @pytest.fixture(scope="session")
 def demo_sessions(demo_engine):
     return make_session_factory(demo_engine)
+
+
+@pytest.fixture(scope="session")
+def chroma_url(tmp_path_factory) -> str:
+    """A Chroma server (`chroma run`) on 127.0.0.1 for the whole run."""
+    with chroma_server(tmp_path_factory.mktemp("chroma-server") / "data") as url:
+        yield url
 
 
 @pytest.fixture

@@ -124,7 +124,7 @@ def _check_model(settings: Settings) -> None:
 def _repair_index(settings: Settings) -> None:
     """Rebuild a damaged or missing guidance index before workers start (each would
     otherwise try at once)."""
-    if check_index(settings.chroma_dir).ok:
+    if check_index(settings.chroma_dir, settings.kam_chroma_url).ok:
         return
     from bot.factory import open_guidance_index
     from knowledge.embeddings import Embedder
@@ -184,7 +184,7 @@ def serve_command(
         lambda: check_database(services.engine, identity=identity),
         answers.check if isinstance(answers, AnswerWorkers) else _in_process,
         lambda: check_thread_store(settings.kam_data_dir),
-        lambda: check_index(settings.chroma_dir),
+        lambda: check_index(settings.chroma_dir, settings.kam_chroma_url),
     ]
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -331,7 +331,7 @@ def doctor_command() -> None:
     the guidance index, the embedding model and Slack (exit 1 if anything fails)."""
     settings = common.settings()
     checks = [_doctor_database(settings), check_thread_store(settings.kam_data_dir),
-              check_index(settings.chroma_dir),
+              check_index(settings.chroma_dir, settings.kam_chroma_url),
               check_embedding_model(settings.kam_embedding_model_dir)]
     if settings.slack_bot_token is not None:
         checks.append(check_slack_api(build_web_client(

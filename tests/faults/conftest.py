@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.factory import build_assistant, build_services
 from tests.support.databases import copy_database
 from tests.support.mock_socket import MockSocketMode
+from tests.support.servers import free_port
 from tests.support.slack import BOT_TOKEN, SIGNING_SECRET, SlackSender
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,7 +156,7 @@ def kam_serve(home: Path, mock_slack, tmp_path: Path):
 
     def start(*, socket: MockSocketMode | None = None, **env: str) -> KamServer:
         """Ready when /readyz says so (over `socket`, the probes alone are served)."""
-        port = _free_port()
+        port = free_port()
         log = tmp_path / f"serve-{port}.log"
         environment = {
             **os.environ,
@@ -201,14 +202,6 @@ def socket_mode():
     socket = MockSocketMode().start()
     yield socket
     socket.stop()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 

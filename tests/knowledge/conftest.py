@@ -3,6 +3,7 @@ directories, guidance files written on the fly, and a small PDF built by hand.""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -45,10 +46,14 @@ def corpus_dir(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def index(chroma_dir: Path, counting_embedder: CountingEmbedder) -> GuidanceIndex:
-    """An empty index in a temp dir, embedding with the counting wrapper."""
-    return GuidanceIndex(chroma_dir, counting_embedder)
+@pytest.fixture(params=["embedded", "server"])
+def index(request, chroma_dir: Path, counting_embedder: CountingEmbedder) -> GuidanceIndex:
+    """An empty index, embedding with the counting wrapper: in a temp dir, or in a
+    collection of its own on a Chroma server (KAM_CHROMA_URL)."""
+    if request.param == "embedded":
+        return GuidanceIndex(chroma_dir, counting_embedder)
+    url = request.getfixturevalue("chroma_url")
+    return GuidanceIndex(url, counting_embedder, collection_name=f"t{uuid.uuid4().hex}")
 
 
 WriteDoc = Callable[..., Path]

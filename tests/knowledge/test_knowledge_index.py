@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from pathlib import Path
 
 import pytest
 
+from bot.health import check_index
 from knowledge.embeddings import Embedder, EmbeddingModelError
 from knowledge.index import GuidanceIndex, build_guidance_index, default_sources
 from knowledge.ingest import FrontMatterError, IngestError
+from tests.support.servers import free_port
 
 RENEWALS = """
 ## Renewal timeline
@@ -112,6 +115,26 @@ def test_index_persists_across_instances(chroma_dir, embedder, corpus_dir, three
     assert reopened.search("walk-away point")[0].doc_id == "renewals"
 
 
+def test_replicas_share_the_index_on_a_chroma_server(chroma_url, counting_embedder, corpus_dir,
+                                                     three_docs):
+    name = f"t{uuid.uuid4().hex}"
+    GuidanceIndex(chroma_url, counting_embedder, collection_name=name).sync([corpus_dir])
+    counting_embedder.reset()
+
+    other = GuidanceIndex(chroma_url, counting_embedder, collection_name=name)
+    report = other.sync([corpus_dir])  # a second replica starting: nothing to embed again
+
+    assert report.chunks_added == 0 and counting_embedder.texts == []
+    assert other.search("walk-away point")[0].doc_id == "renewals"
+    assert check_index(Path("unused"), chroma_url).ok
+
+
+def test_an_unreachable_chroma_server_is_one_line_for_the_operator():
+    check = check_index(Path("unused"), f"http://127.0.0.1:{free_port()}")
+
+    assert not check.ok and "does not answer" in check.detail and "KAM_CHROMA_URL" in check.detail
+
+
 def test_search_results_carry_title_section_citation_and_sources(index, corpus_dir, three_docs):
     index.sync([corpus_dir])
 
@@ -206,6 +229,7 @@ def test_build_guidance_index_uses_the_settings_directories(tmp_path: Path, embe
     class FakeSettings:
         chroma_dir = tmp_path / "data" / "chroma"
         user_corpus_dir = tmp_path / "data" / "corpus"
+        kam_chroma_url = None
 
     index = build_guidance_index(FakeSettings(), embedder)
 
