@@ -12,10 +12,17 @@ from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.language_models import BaseChatModel
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.agent.graph import ScopedFilters, build_agent, open_checkpointer
+from bot.agent.graph import (
+    ScopedFilters,
+    build_agent,
+    open_checkpointer,
+    open_postgres_checkpointer,
+)
 from bot.agent.models import TransientFallback, build_openai_model
 from bot.agent.offline.model import CallerScope, OfflineBrain, OfflineChatModel
 from bot.assistant import Assistant
@@ -124,6 +131,16 @@ def _forget_chroma_client(chroma_dir) -> None:
     SharedSystemClient._identifier_to_system.pop(str(chroma_dir), None)
 
 
+def open_thread_memory(settings: Settings) -> BaseCheckpointSaver:
+    """Conversations where the accounts are: in PostgreSQL when DATABASE_URL is (shared by
+    every replica), else in <KAM_DATA_DIR>/threads.db."""
+    url = make_url(settings.db_url)
+    if url.get_backend_name() == "postgresql":
+        return open_postgres_checkpointer(
+            url.set(drivername="postgresql").render_as_string(hide_password=False))
+    return open_checkpointer(settings.kam_data_dir / "threads.db")
+
+
 def build_assistant(
     settings: Settings,
     services: Services | None = None,
@@ -167,7 +184,7 @@ def build_assistant(
         model,
         tools,
         prompts,
-        open_checkpointer(settings.kam_data_dir / "threads.db"),
+        open_thread_memory(settings),
         middleware,
     )
     return Assistant(

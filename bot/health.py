@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, func, insert, inspect, select
+from sqlalchemy import Engine, func, insert, inspect, select, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from knowledge.embeddings import EmbeddingModelError, check_model_dir, default_model_dir
@@ -121,8 +121,17 @@ def check_database(
     return Check(name, True, f"{users} users; readable" + (" and writable" if write else ""))
 
 
-def check_thread_store(data_dir: Path) -> Check:
-    """The conversation memory (threads.db) opens and its checkpoints can be read."""
+def check_thread_store(data_dir: Path, engine: Engine | None = None) -> Check:
+    """The conversation memory (threads.db, or its tables in PostgreSQL when `engine` is
+    PostgreSQL's) opens and its checkpoints can be read."""
+    if engine is not None and engine.dialect.name == "postgresql":
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT thread_id FROM checkpoints LIMIT 1")).all()
+        except DBAPIError as error:
+            return Check("thread store", False, f"the checkpoints table in PostgreSQL cannot "
+                         f"be read: {_reason(error)}")
+        return Check("thread store", True, "in PostgreSQL, readable")
     path = data_dir / THREADS_FILE
     if not path.exists():
         return Check("thread store", True, f"{path} not created yet (made on the first question)")

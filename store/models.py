@@ -295,6 +295,17 @@ class SlackEvent(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
+class DigestSend(Base):
+    """A weekly digest claimed for a recipient (ISO week, e.g. "2026-W49"): whichever
+    replica's cron claims it first sends it; the others skip it."""
+
+    __tablename__ = "digest_sends"
+
+    week: Mapped[str] = mapped_column(String(8), primary_key=True)
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class SlackFeedback(Base):
     """A helpful / not helpful vote on an answer in Slack; one vote per person and answer."""
 

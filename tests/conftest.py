@@ -14,8 +14,9 @@ from knowledge.index import SHIPPED_CORPUS_DIR, GuidanceIndex
 from store.db import make_engine, make_session_factory, upgrade
 from store.demo import generate
 from store.importer import import_paths
+from tests.support.databases import database_url
 from tests.support.mock_slack import MockSlack
-from tests.support.servers import chroma_server
+from tests.support.servers import PostgresServer, chroma_server, postgres_bin, postgres_server
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -78,6 +79,15 @@ def engine(tmp_path: Path):
     eng.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request, tmp_path: Path):
+    """An empty, migrated database on each backend in turn."""
+    eng = make_engine(database_url(request.param, request, tmp_path))
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
 @pytest.fixture
 def session_factory(engine):
     return make_session_factory(engine)
@@ -107,11 +117,35 @@ def demo_sessions(demo_engine):
     return make_session_factory(demo_engine)
 
 
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def any_demo_sessions(request, demo_sessions, demo_dir: Path):
+    """The demo data on each backend in turn (read only)."""
+    if request.param == "sqlite":
+        yield demo_sessions
+        return
+    eng = make_engine(request.getfixturevalue("postgres").new_database())
+    upgrade(eng)
+    import_paths(eng, [demo_dir])
+    yield make_session_factory(eng)
+    eng.dispose()
+
+
 @pytest.fixture(scope="session")
 def chroma_url(tmp_path_factory) -> str:
     """A Chroma server (`chroma run`) on 127.0.0.1 for the whole run."""
     with chroma_server(tmp_path_factory.mktemp("chroma-server") / "data") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresServer:
+    """A PostgreSQL server on 127.0.0.1 for the whole run (Debian's `postgresql` package)."""
+    bindir = postgres_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql): its suite is "
+                    "skipped")
+    with postgres_server(bindir) as server:
+        yield server
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from functools import reduce
 from operator import add
 from typing import Any, Literal, TypeVar
@@ -262,8 +263,16 @@ def fetch(
     # Core execution on the session's connection: no ORM row processing for 10,000 rows.
     result = session.connection().execute(stmt)
     keys = list(result.keys())
-    rows = (dict(zip(keys, row, strict=True)) for row in result)
+    rows = (dict(zip(keys, map(plain_number, row), strict=True)) for row in result)
     return {row["account_id"]: row for row in rows}
+
+
+def plain_number(value: Any) -> Any:
+    """A value as SQLite gives it: PostgreSQL's numeric sums and ratios arrive as Decimal,
+    which the KPI formulas (floats) and JSON do not take."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
 
 
 def as_int(value: Any) -> int:

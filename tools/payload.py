@@ -31,12 +31,12 @@ UNIT_LABELS = {
 }
 
 
-def money(cents: int | float | None) -> float | None:
-    return None if cents is None else round(cents / 100, 2)
+def money(cents: int | float | Decimal | None) -> float | None:
+    return None if cents is None else round(float(cents) / 100, 2)
 
 
-def pct(fraction: float | None) -> float | None:
-    return None if fraction is None else round(fraction * 100, 1)
+def pct(fraction: float | Decimal | None) -> float | None:
+    return None if fraction is None else round(float(fraction) * 100, 1)
 
 
 def kpi_value(result: KpiResult) -> Any:
@@ -48,7 +48,7 @@ def kpi_value(result: KpiResult) -> Any:
         return money(value)
     if result.unit == "ratio":
         return pct(value)
-    return round(value, 1)
+    return round(float(value) if isinstance(value, Decimal) else value, 1)
 
 
 def kpi(result: KpiResult, *, inputs: bool = True) -> dict[str, Any]:

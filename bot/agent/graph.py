@@ -16,6 +16,7 @@ from langchain.agents.middleware import AgentMiddleware, AgentState, ModelReques
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import SystemMessage, ToolMessage
 from langchain_core.tools import BaseTool
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
@@ -27,6 +28,8 @@ from store.access import AccessScope
 from store.models import Account, User
 from tools.accounts import UnknownOwner, resolve_owner
 from tools.context import CallerContext
+
+THREAD_SETUP_LOCK = 7_310_001  # the advisory lock replicas take to create the thread tables
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +126,7 @@ class ScopedFilters(AgentMiddleware[AgentState[Any], CallerContext]):
         return bool(session.scalar(select(exists().where(accounts, ~scope.account_clause()))))
 
 
-def open_checkpointer(path: Path) -> SqliteSaver:
+def open_checkpointer(path: Path) -> BaseCheckpointSaver:
     """Thread memory in a SQLite file, so a restart keeps conversations.
 
     A damaged file is moved aside (logged) and a new one started: losing the context of
@@ -144,6 +147,25 @@ def open_checkpointer(path: Path) -> SqliteSaver:
     return SqliteSaver(conn)
 
 
+def open_postgres_checkpointer(conninfo: str) -> BaseCheckpointSaver:
+    """Thread memory in the PostgreSQL database, shared by every replica (its tables are
+    created once, under an advisory lock, when replicas start together)."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(conninfo, min_size=1, max_size=8, open=True, kwargs={
+        "autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+    saver = PostgresSaver(pool)  # type: ignore[arg-type]
+    with pool.connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (THREAD_SETUP_LOCK,))
+        try:
+            saver.setup()
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (THREAD_SETUP_LOCK,))
+    return saver
+
+
 def _open_thread_store(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, check_same_thread=False)
     try:
@@ -162,7 +184,7 @@ def build_agent(
     model: BaseChatModel,
     tools: list[BaseTool],
     prompts: Prompts,
-    checkpointer: SqliteSaver,
+    checkpointer: BaseCheckpointSaver,
     middleware: Sequence[AgentMiddleware[Any, Any]] = (),
 ):
     """Compile the agent graph; the caller identity arrives per call as `context=`."""

@@ -145,8 +145,7 @@ def serve_command(
                            "host and port then serve the probes alone.")
     ] = False,
 ) -> None:
-    """Run the Slack bot: Events API over HTTP, or Socket Mode with --socket; /healthz and
-    /readyz for probes either way."""
+    """Run the Slack bot: Events API over HTTP, or Socket Mode with --socket; probes either way."""
     settings = common.settings()
     updates = {k: v for k, v in {"kam_slack_host": host, "kam_slack_port": port}.items() if v}
     settings = settings.model_copy(update=updates)
@@ -183,7 +182,7 @@ def serve_command(
     checks = [
         lambda: check_database(services.engine, identity=identity),
         answers.check if isinstance(answers, AnswerWorkers) else _in_process,
-        lambda: check_thread_store(settings.kam_data_dir),
+        lambda: check_thread_store(settings.kam_data_dir, services.engine),
         lambda: check_index(settings.chroma_dir, settings.kam_chroma_url),
     ]
     stopping = threading.Event()
@@ -330,7 +329,7 @@ def doctor_command() -> None:
     """Check what `kam serve` needs, as its /readyz does: the database, the thread store,
     the guidance index, the embedding model and Slack (exit 1 if anything fails)."""
     settings = common.settings()
-    checks = [_doctor_database(settings), check_thread_store(settings.kam_data_dir),
+    checks = [*_doctor_store(settings),
               check_index(settings.chroma_dir, settings.kam_chroma_url),
               check_embedding_model(settings.kam_embedding_model_dir)]
     if settings.slack_bot_token is not None:
@@ -348,14 +347,17 @@ def doctor_command() -> None:
         raise fail(f"{len(failed)} check(s) failed: {', '.join(failed)}", 1)
 
 
-def _doctor_database(settings: Settings) -> Check:
+def _doctor_store(settings: Settings) -> list[Check]:
+    """The database, and the thread store (a file, or tables in PostgreSQL)."""
     try:
         services = build_services(settings, migrate=False, create=False)
     except DatabaseMissing as error:
-        return Check("database", False, f"{error}: restore it from a backup, or run "
-                     "`kam db init` (then `kam import`)")
+        return [Check("database", False, f"{error}: restore it from a backup, or run "
+                      "`kam db init` (then `kam import`)"),
+                check_thread_store(settings.kam_data_dir)]
     try:
-        return check_database(services.engine, identity=database_identity(settings.db_url))
+        return [check_database(services.engine, identity=database_identity(settings.db_url)),
+                check_thread_store(settings.kam_data_dir, services.engine)]
     finally:
         services.close()
 
@@ -394,9 +396,10 @@ def digest_command(
             settings.slack_api_url,
             rate_limit_retries=settings.kam_slack_rate_limit_retries,
         )
-        sent, failed = post_digests(SlackOut(client), digests)
-        console.print(f"Sent {sent} digest(s).")
-        if failed:
-            raise fail(f"{len(failed)} not sent (see the log): {', '.join(failed)}", 1)
+        run = post_digests(SlackOut(client), digests, services.engine)
+        skipped = f"; {run.skipped} already sent this week" if run.skipped else ""
+        console.print(f"Sent {run.sent} digest(s){skipped}.")
+        if run.failed:
+            raise fail(f"{len(run.failed)} not sent (see the log): {', '.join(run.failed)}", 1)
     finally:
         services.close()

@@ -1,14 +1,16 @@
 """The weekly digest DMed to each KAM and manager: their portfolio at a glance
 (tools/glance.py), under the recipient's own access scope. `kam digest` prints them;
-`kam digest --post` sends them.
+`kam digest --post` sends them, each at most once a week however many replicas run it.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.slack.blocks import SlackMessage, context, plain
@@ -16,7 +18,7 @@ from bot.slack.egress import SlackOut
 from bot.slack.home import glance_blocks
 from prompts import Prompts
 from store.access import resolve_scope
-from store.models import User
+from store.models import DigestSend, User
 from tools.glance import KpiPortfolio, PortfolioGlance
 
 log = logging.getLogger(__name__)
@@ -67,14 +69,51 @@ def compose_digests(sessions: sessionmaker[Session], portfolio: KpiPortfolio) ->
     ]
 
 
-def post_digests(out: SlackOut, digests: list[Digest]) -> tuple[int, list[str]]:
-    """DM each digest; returns how many went out and the Slack ids that failed (logged)."""
-    sent, failed = 0, []
+def post_digests(out: SlackOut, digests: list[Digest], engine: Engine,
+                 week: str | None = None) -> DigestRun:
+    """DM each digest not yet sent this ISO week (`week`, default the current one).
+
+    Each recipient's digest is claimed in the database before it is sent, so that cron
+    running on several replicas at once sends it once; a send that fails gives its claim
+    back (logged), for the next run to retry.
+    """
+    week = week or iso_week(datetime.now(UTC).date())
+    run = DigestRun()
     for digest in digests:
+        if not _claim(engine, week, digest.slack_user_id):
+            run.skipped += 1
+            continue
         try:
             out.post(digest.slack_user_id, digest.message())
-            sent += 1
+            run.sent += 1
         except Exception as error:
             log.error("digest for %s not sent: %s", digest.slack_user_id, error)
-            failed.append(digest.slack_user_id)
-    return sent, failed
+            run.failed.append(digest.slack_user_id)
+            with engine.begin() as conn:
+                conn.execute(delete(DigestSend).where(DigestSend.week == week,
+                                                      DigestSend.slack_user_id ==
+                                                      digest.slack_user_id))
+    return run
+
+
+@dataclass
+class DigestRun:
+    sent: int = 0
+    skipped: int = 0  # sent this week already (by this or another replica)
+    failed: list[str] = field(default_factory=list)
+
+
+def iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _claim(engine: Engine, week: str, slack_user_id: str) -> bool:
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(DigestSend).values(
+                week=week, slack_user_id=slack_user_id,
+                claimed_at=datetime.now(UTC).replace(tzinfo=None)))
+    except IntegrityError:
+        return False
+    return True

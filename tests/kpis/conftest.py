@@ -20,6 +20,7 @@ from store.access import AccessScope, resolve_scope
 from store.db import make_engine, make_session_factory, upgrade
 from store.demo import COLUMNS
 from store.importer import import_paths
+from tests.support.databases import database_url
 from tools.kpis import KpiEngine
 
 AS_OF = date(2024, 3, 15)
@@ -195,11 +196,11 @@ def write_csvs(folder: Path, tables: dict[str, list[dict]]) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def tiny_sessions(tmp_path_factory):
-    """The tiny data set, imported once through the real importer. Read only."""
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def tiny_sessions(request, tmp_path_factory):
+    """The tiny data set, imported once per backend through the real importer. Read only."""
     root = tmp_path_factory.mktemp("tiny")
-    engine = make_engine(f"sqlite:///{root / 'kam.db'}")
+    engine = make_engine(database_url(request.param, request, root))
     upgrade(engine)
     import_paths(engine, [write_csvs(root / "csv", _rows())])
     yield make_session_factory(engine)

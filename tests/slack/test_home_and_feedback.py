@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from bot.slack.blocks import FeedbackRef
 from bot.slack.digest import compose_digests, post_digests
 from bot.slack.egress import ChannelPacer, SlackOut, build_web_client
+from store.db import make_engine
 from store.models import SlackFeedback
 from tests.support.slack import ANNA, BEN, MARIA, STRANGER
 from tools.glance import KpiPortfolio
@@ -152,11 +154,11 @@ def test_digest_goes_to_every_kam_and_manager_with_their_own_accounts(portfolio,
     digests = compose_digests(slack_sessions, portfolio)
     out = SlackOut(build_web_client("xoxb-test", mock_slack.url), ChannelPacer(0))
 
-    sent, failed = post_digests(out, digests)
+    run = post_digests(out, digests, slack_sessions.kw["bind"])
 
     posts = {c.body["channel"]: json.dumps(c.body["blocks"], ensure_ascii=False)
-             for c in mock_slack.wait_for("chat.postMessage", sent)}
-    assert (sent, failed) == (8, [])  # six KAMs and two managers; the admin gets none
+             for c in mock_slack.wait_for("chat.postMessage", run.sent)}
+    assert (run.sent, run.failed) == (8, [])  # six KAMs and two managers; the admin gets none
     assert "Globex Logistics" in posts[ANNA] and "Stark Components" not in posts[ANNA]
     assert "Per KAM" in posts[MARIA] and "Per KAM" not in posts[ANNA]
     assert "Anna Berg" in posts[MARIA]
@@ -168,9 +170,29 @@ def test_a_failed_digest_does_not_stop_the_others(portfolio, slack_sessions, moc
     mock_slack.fail("chat.postMessage", error="user_not_found")
     out = SlackOut(build_web_client("xoxb-test", mock_slack.url), ChannelPacer(0))
 
-    sent, failed = post_digests(out, digests)
+    engine = slack_sessions.kw["bind"]
+    run = post_digests(out, digests, engine, week="2026-W49")
 
-    assert sent == len(digests) - 1 and len(failed) == 1
+    assert run.sent == len(digests) - 1 and len(run.failed) == 1
+    again = post_digests(out, digests, engine, week="2026-W49")  # the next run retries it
+    assert (again.sent, again.skipped, again.failed) == (1, len(digests) - 1, [])
+
+
+def test_digests_run_from_three_replicas_at_once_are_sent_once(portfolio, slack_sessions,
+                                                               mock_slack):
+    digests = compose_digests(slack_sessions, portfolio)
+    engines = [make_engine(str(slack_sessions.kw["bind"].url)) for _ in range(3)]
+    out = SlackOut(build_web_client("xoxb-test", mock_slack.url), ChannelPacer(0))
+
+    with ThreadPoolExecutor(3) as pool:
+        runs = list(pool.map(lambda e: post_digests(out, digests, e, week="2026-W50"), engines))
+
+    assert sum(r.sent for r in runs) == len(digests) == len(mock_slack.of("chat.postMessage"))
+    assert sum(r.skipped for r in runs) == 2 * len(digests)
+    next_week = post_digests(out, digests, engines[0], week="2026-W51")
+    assert next_week.sent == len(digests)
+    for engine in engines:
+        engine.dispose()
 
 
 class BrokenPortfolio:

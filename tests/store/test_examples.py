@@ -10,6 +10,12 @@ import pytest
 
 from store.importer import SPECS, TABLES, import_paths
 
+
+@pytest.fixture
+def engine(any_engine):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return any_engine
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "minimal"
 DATA_FORMAT = REPO / "docs" / "data-format.md"

@@ -6,11 +6,20 @@ file (the header is line 1). A run is all or nothing.
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import text
 
 from store import importer
 from store.importer import MAX_REPORTED_ERRORS, ImportFailed, import_paths
+
+
+@pytest.fixture
+def engine(any_engine):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return any_engine
 
 ORDERS = "order_id,account_id,product_id,order_date,quantity,revenue,cost\n"
 
@@ -551,49 +560,44 @@ def test_value_factor_weights_summing_to_one_import(import_files, table_rows):
 
 # --- the monthly order aggregate ------------------------------------------------------------
 
-GROUP_BY_ORDERS = text(
-    """
-    SELECT o.account_id, date(o.order_date, 'start of month'), p.product_line,
+GROUP_BY_ORDERS = """
+    SELECT o.account_id, {month}, p.product_line,
            SUM(o.revenue_cents), SUM(o.cost_cents), SUM(o.quantity), COUNT(*)
     FROM orders o JOIN products p ON p.product_id = o.product_id
     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    """
-)
-ORDER_MONTHLY = text(
-    """
+"""
+ORDER_MONTHLY = """
     SELECT account_id, month, product_line, revenue_cents, cost_cents, quantity, order_lines
     FROM order_monthly ORDER BY 1, 2, 3
-    """
-)
-
-
-ACCOUNT_GROUP_BY_ORDERS = text(
-    """
-    SELECT account_id, date(order_date, 'start of month'),
-           SUM(revenue_cents), SUM(cost_cents), COUNT(*)
-    FROM orders GROUP BY 1, 2 ORDER BY 1, 2
-    """
-)
-ACCOUNT_MONTHLY = text(
-    """
+"""
+ACCOUNT_GROUP_BY_ORDERS = """
+    SELECT o.account_id, {month}, SUM(o.revenue_cents), SUM(o.cost_cents), COUNT(*)
+    FROM orders o GROUP BY 1, 2 ORDER BY 1, 2
+"""
+ACCOUNT_MONTHLY = """
     SELECT account_id, month, revenue_cents, cost_cents, order_lines
     FROM account_monthly ORDER BY 1, 2
-    """
-)
+"""
+MONTH_START = {"sqlite": "date(o.order_date, 'start of month')",
+               "postgresql": "CAST(date_trunc('month', o.order_date) AS date)"}
+
+
+def query(engine, sql: str) -> list[tuple]:
+    """Rows as plain values on either backend (dates as ISO text, sums as int)."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql.format(month=MONTH_START[conn.dialect.name]))).all()
+    return [tuple(v.isoformat() if isinstance(v, date) else int(v) if isinstance(v, Decimal)
+                  else v for v in row) for row in rows]
 
 
 def monthly_matches_orders(engine) -> bool:
     """Both aggregates (per product line, per account) equal a GROUP BY over the order lines."""
-    with engine.connect() as conn:
-        return (
-            conn.execute(ORDER_MONTHLY).all() == conn.execute(GROUP_BY_ORDERS).all()
-            and conn.execute(ACCOUNT_MONTHLY).all() == conn.execute(ACCOUNT_GROUP_BY_ORDERS).all()
-        )
+    return (query(engine, ORDER_MONTHLY) == query(engine, GROUP_BY_ORDERS)
+            and query(engine, ACCOUNT_MONTHLY) == query(engine, ACCOUNT_GROUP_BY_ORDERS))
 
 
 def account_monthly(engine) -> list[tuple]:
-    with engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(ACCOUNT_MONTHLY)]
+    return query(engine, ACCOUNT_MONTHLY)
 
 
 ORDER_LINES = (
@@ -609,9 +613,7 @@ def test_monthly_aggregate_equals_a_group_by_over_orders(base_files, import_file
     import_files({**base_files, **orders(*ORDER_LINES)})
 
     assert monthly_matches_orders(engine)
-    with engine.connect() as conn:
-        assert conn.execute(ORDER_MONTHLY).all()[0] == ("A1", "2024-01-01", "Sensors", 15050, 9000,
-                                                        3, 2)
+    assert query(engine, ORDER_MONTHLY)[0] == ("A1", "2024-01-01", "Sensors", 15050, 9000, 3, 2)
 
 
 def test_monthly_aggregate_follows_a_changed_revenue(base_files, import_files, engine):
@@ -620,8 +622,7 @@ def test_monthly_aggregate_follows_a_changed_revenue(base_files, import_files, e
     import_files(orders("O2,A1,P1,2024-01-20,1,75.25,30.00"))
 
     assert monthly_matches_orders(engine)
-    with engine.connect() as conn:
-        assert conn.execute(ORDER_MONTHLY).all()[0][3] == 17525
+    assert query(engine, ORDER_MONTHLY)[0][3] == 17525
 
 
 def test_monthly_aggregate_follows_an_order_moved_to_another_account(

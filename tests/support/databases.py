@@ -13,3 +13,11 @@ def copy_database(demo_engine, path: Path) -> Path:
     source.close()
     target.close()
     return path
+
+
+def database_url(backend: str, request, folder: Path) -> str:
+    """A new, empty database on `backend` ("sqlite": a file in `folder`; "postgresql": a
+    database of its own on the test run's server, the `postgres` fixture)."""
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres").new_database()
+    return f"sqlite:///{folder / 'kam.db'}"
