@@ -154,7 +154,7 @@ def check_index(chroma_dir: Path, server_url: str | None = None) -> Check:
         return _check_index_server(server_url)
     path = chroma_dir / CHROMA_FILE
     if not path.exists():
-        return Check("knowledge index", False, f"{path} is missing: `kam knowledge sync` or a "
+        return Check("knowledge index", False, f"{path} is missing: `kam knowledge index` or a "
                      "restart of `kam serve` builds it")
     try:
         (count,) = _read_only_query(path, "SELECT count(*) FROM embeddings")[0]
@@ -162,7 +162,7 @@ def check_index(chroma_dir: Path, server_url: str | None = None) -> Check:
         return Check("knowledge index", False, f"{chroma_dir} is damaged ({error}): restart "
                      "`kam serve`, which rebuilds it from the guidance files")
     if not count:
-        return Check("knowledge index", False, "empty: run `kam knowledge sync`")
+        return Check("knowledge index", False, "empty: run `kam knowledge index`")
     return Check("knowledge index", True, f"{count} chunks")
 
 

@@ -124,10 +124,29 @@ def head_revision(engine: Engine) -> str | None:
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
+MIGRATION_LOCK = 7_310_002  # the advisory lock PostgreSQL replicas migrate under
+
+
 def ensure_schema(engine: Engine) -> None:
-    """Migrate to the newest schema unless the database is already there (cheap at start-up)."""
-    if current_revision(engine) != head_revision(engine):
+    """Migrate to the newest schema unless the database is already there (cheap at start-up).
+
+    On PostgreSQL, replicas starting together on an older schema migrate one at a time
+    (an advisory lock): the first brings it up to date, the others find it there.
+    """
+    head = head_revision(engine)
+    if current_revision(engine) == head:
+        return
+    if engine.dialect.name != "postgresql":
         upgrade(engine)
+        return
+    with engine.connect() as lock:
+        lock.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+        try:
+            if current_revision(engine) != head:
+                upgrade(engine)
+        finally:
+            lock.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+            lock.commit()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

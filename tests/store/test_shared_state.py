@@ -5,12 +5,14 @@ a user's rate-limit bucket and a channel's message slots."""
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
 
 from bot.slack.egress import SharedPacer
 from bot.slack.ingress import EventLedger
+from store.db import current_revision, ensure_schema, head_revision, make_engine
 from store.ratelimit import RateLimit
 
 
@@ -75,3 +77,14 @@ def test_a_channels_slots_are_shared_by_every_process(engine):
     pacers[0].wait("C2")
 
     assert slept == [pytest.approx(1.0)]  # the second message in C1 waits its second
+
+
+def test_replicas_starting_together_migrate_once(postgres):
+    engines = [make_engine(url) for url in [postgres.new_database()] * 4]
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(ensure_schema, engines))
+
+    assert {current_revision(e) for e in engines} == {head_revision(engines[0])}
+    for engine in engines:
+        engine.dispose()
