@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.access import AccessScope
 from tools.kpis import KpiEngine
+from tools.payload import money_text, words
 from tools.portfolio import Renewal, at_risk_accounts, rank_accounts, renewals_due
 
 
@@ -35,14 +36,6 @@ class PortfolioGlance:
     as_of: date | None = None
     renewal_days: int = 90
     by_owner: list[str] = field(default_factory=list)  # managers: a line per KAM
-
-
-def _money(cents: int) -> str:
-    return f"{cents / 100:,.0f}"
-
-
-def _words(name: str) -> str:
-    return name.replace("_", " ")
 
 
 def _owner(scope: AccessScope, owner_name: str | None) -> str:
@@ -78,7 +71,7 @@ class KpiPortfolio:
                     r.account_id,
                     r.name + _owner(scope, r.owner_name),
                     f"{r.result.inputs['band']} risk ({r.result.value}/100): "
-                    + ", ".join(_words(s["sign"]) for s in r.result.inputs["signs_fired"]),
+                    + ", ".join(words(s["sign"]) for s in r.result.inputs["signs_fired"]),
                 )
                 for r in risks.items[: self.top]
             ],
@@ -110,8 +103,8 @@ def _title(scope: AccessScope) -> str:
 
 def _renewal_item(scope: AccessScope, r: Renewal) -> HomeItem:
     detail = (
-        f"ends {r.end_date.isoformat()} (in {r.days_left} days), {_money(r.annual_value_cents)} "
-        f"a year, {r.risk.inputs['band']} risk"
+        f"ends {r.end_date.isoformat()} (in {r.days_left} days), "
+        f"{money_text(r.annual_value_cents)} a year, {r.risk.inputs['band']} risk"
     )
     if not r.open_renewal_opportunity and not r.auto_renew:
         detail += ", no renewal opportunity open"
