@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Select, Subquery, and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from store.access import AccessScope
@@ -126,17 +126,22 @@ def between(base: SnapshotWeek, current: SnapshotWeek) -> Period:
 def compared_weeks(
     session: Session, weeks: int = 1, since: date | None = None, until: date | None = None
 ) -> tuple[SnapshotWeek, SnapshotWeek, str | None]:
-    """(base, current, note): the latest snapshot (as of `until` or earlier) and the one
-    `weeks` weeks before it, or the latest as of `since` or earlier. Without history that far
-    back, the earliest snapshot, said in the note."""
+    """(base, current, note): the latest snapshot (as of `until` or earlier) and the one of the
+    ISO week `weeks` weeks before its week (or the latest before that), or the latest as of
+    `since` or earlier. Without history that far back, the earliest snapshot, said in the
+    note."""
     record = weeks_on_record(session)
     current = latest_on_or_before(record, until) if until else (record[-1] if record else None)
     earlier = [w for w in record if current and w.week_start < current.week_start]
     if current is None or not earlier:
         raise NoHistory("fewer than two weeks of KPI history: run `kam snapshot` weekly "
                         "(`kam demo-data` fills a year of it)")
-    target = since if since is not None else current.as_of - timedelta(weeks=weeks)
-    base = latest_on_or_before(earlier, target)
+    if since is not None:
+        base = latest_on_or_before(earlier, since)
+    else:  # by ISO week: "last week" is the previous week's snapshot, whatever its weekday
+        target = current.week_start - timedelta(weeks=weeks)
+        found = [w for w in earlier if w.week_start <= target]
+        base = found[-1] if found else None
     if base is None:
         base = earlier[0]
         return base, current, (f"history starts on {base.as_of.isoformat()}, so the change "
@@ -175,21 +180,15 @@ def kpi_movers(
     else:
         order, moved = func.abs(improvement).desc(), improvement != 0
     accounts = scoped_accounts(scope, flt).subquery()
-    stmt = (
+    stmt = _both_weeks(
         select(accounts.c.account_id, accounts.c.name, accounts.c.owner_user_id,
                before.label("before"), after.label("after"),
                then.churn_signs.label("signs_before"), now.churn_signs.label("signs_after"),
                func.count().over().label("compared"),
                func.sum(case((moved, 1), else_=0)).over().label("moved"),
-               moved.label("is_move"))
-        .join(now, and_(now.account_id == accounts.c.account_id,
-                        now.week_start == current.week_start))
-        .join(then, and_(then.account_id == accounts.c.account_id,
-                         then.week_start == base.week_start))
-        .where(before.is_not(None), after.is_not(None))
-        .order_by(order, accounts.c.name)
-        .limit(n)
-    )
+               moved.label("is_move")),
+        accounts, (then, base), (now, current),
+    ).where(before.is_not(None), after.is_not(None)).order_by(order, accounts.c.name).limit(n)
     rows = session.execute(stmt).all()
     shown = [r for r in rows if r.is_move]
     owners = owner_names(session, {r.owner_user_id for r in shown})
@@ -204,6 +203,51 @@ def kpi_movers(
     compared = int(rows[0].compared) if rows else 0
     moved_count = int(rows[0].moved or 0) if rows else 0
     return Movers(kpi, tracked.unit, direction, base, current, compared, moved_count, items, note)
+
+
+def _both_weeks(stmt: Select, accounts: Subquery, *weeks: tuple[Any, SnapshotWeek]) -> Select:
+    """`stmt` over the caller's `accounts`, joined to each (snapshot alias, week) given."""
+    stmt = stmt.select_from(accounts)
+    for alias, week in weeks:
+        stmt = stmt.join(alias, and_(alias.account_id == accounts.c.account_id,
+                                     alias.week_start == week.week_start))
+    return stmt
+
+
+@dataclass
+class BookMove:
+    """How one KAM's book moved: its 12-month revenue in both snapshots, and how many of its
+    accounts' churn risk rose or fell."""
+
+    owner_user_id: str
+    owner_name: str | None
+    accounts: int
+    revenue_before_cents: int
+    revenue_after_cents: int
+    riskier: int
+    safer: int
+
+
+def book_moves(
+    session: Session, scope: AccessScope, base: SnapshotWeek, current: SnapshotWeek
+) -> list[BookMove]:
+    """Per KAM of the caller's accounts, in one grouped statement: the biggest revenue move
+    (either way) first, then the most accounts whose churn risk changed."""
+    then, now = aliased(KpiSnapshot), aliased(KpiSnapshot)
+    accounts = scoped_accounts(scope).subquery()
+    before, after = func.sum(then.revenue_cents), func.sum(now.revenue_cents)
+    riskier = func.sum(case((now.churn_risk > then.churn_risk, 1), else_=0))
+    safer = func.sum(case((now.churn_risk < then.churn_risk, 1), else_=0))
+    owner = accounts.c.owner_user_id
+    rows = session.execute(
+        _both_weeks(select(owner, func.count(), before, after, riskier, safer),
+                    accounts, (then, base), (now, current))
+        .group_by(owner)
+        .order_by(func.abs(after - before).desc(), (riskier + safer).desc(), owner)
+    ).all()
+    names = owner_names(session, {r[0] for r in rows})
+    return [BookMove(o, names.get(o), int(n), int(b or 0), int(a or 0), int(up), int(down))
+            for o, n, b, a, up, down in rows]
 
 
 def sign_causes(kpi: str, before: str, after: str) -> list[Cause]:

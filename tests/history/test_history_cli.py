@@ -59,7 +59,7 @@ def test_movers_show_what_got_worse_in_the_book_and_why(demo_db):
 
     assert result.exit_code == 0, result.output
     text = " ".join(result.stdout.split())
-    assert text.startswith("What changed from 2026-08-30 to 2026-09-30")
+    assert text.startswith("What changed from 2026-09-06 to 2026-09-30")
     assert "churn risk: 2 of 13 accounts got worse" in text
     assert "▼ Globex Logistics (A0003, Anna Berg): 80 → 100 (+20.0 pts)" in text
     assert "critical ticket opened on 2026-09-09: Production line stopped" in text

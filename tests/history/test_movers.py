@@ -80,11 +80,14 @@ def test_movers_equal_an_independent_computation_over_two_snapshots(
 
 def test_the_comparison_is_with_the_snapshot_weeks_earlier(history_sessions):
     with history_sessions() as session:
+        last_week, _, _ = compared_weeks(session)
         base, current, note = compared_weeks(session, weeks=4)
         since_base, _, _ = compared_weeks(session, since=date(2026, 9, 10))
         first, _, far = compared_weeks(session, weeks=52)
 
-    assert (base.as_of, current.as_of, note) == (date(2026, 8, 30), date(2026, 9, 30), None)
+    assert (base.as_of, current.as_of, note) == (date(2026, 9, 6), date(2026, 9, 30), None)
+    assert base.week_start == date(2026, 8, 31)  # four ISO weeks before the week of 09-28
+    assert last_week.as_of == date(2026, 9, 27)  # the week before, as of its Sunday
     assert since_base.as_of == date(2026, 9, 6)
     assert first.as_of == date(2026, 8, 9)  # the first of the nine weeks on record
     assert far == "history starts on 2026-08-09, so the change is measured from there"
@@ -129,7 +132,7 @@ def test_a_revenue_move_is_explained_by_the_orders_gained_and_dropped(history_se
 def test_the_tool_answers_for_the_callers_book_with_figures_for_people(movers_tool):
     result = movers_tool("u_kam_anna", kpi="churn_risk", direction="worse", weeks=4)
 
-    assert (result["from"], result["to"]) == ("2026-08-30", "2026-09-30")
+    assert (result["from"], result["to"]) == ("2026-09-06", "2026-09-30")
     [block] = result["movers"]
     globex = next(i for i in block["items"] if i["name"] == "Globex Logistics")
     assert (globex["before"], globex["after"], globex["change_points"]) == (80, 100, 20.0)
