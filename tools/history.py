@@ -27,6 +27,7 @@ from tools import churn
 from tools.kpi_config import KpiConfig
 from tools.kpi_types import Ctx, Row, Unit
 from tools.kpis import KpiEngine, spec
+from tools.periods import resolve_as_of
 
 # Snapshots cover every account whoever owns it; reading them back is scoped (tools/movers.py).
 EVERY_ACCOUNT = AccessScope(user_id="system:kpi-history", name="KPI history", role="admin",
@@ -149,7 +150,7 @@ def backfill(
     """Weekly snapshots of the `weeks` weeks up to `as_of` (default: the latest order date),
     oldest first; weeks already taken are replaced."""
     with sessions() as session:
-        as_of = KpiEngine(session, EVERY_ACCOUNT, as_of=as_of).as_of
+        as_of = resolve_as_of(session, as_of)
         reports = []
         for day in history_dates(as_of, weeks):
             reports.append(take_snapshot(session, day, config))
