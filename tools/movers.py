@@ -267,57 +267,77 @@ def recorded_causes(
     if not ids:
         return out
     for kind in EVENTS[kpi]:
-        for account_id, cause in FINDERS[kind](session, ids, window):
+        for account_id, cause in FINDERS[kind](session, ids, window, kpi):
             out[account_id].append(cause)
     for causes in out.values():
         causes.sort(key=lambda c: (c.on or window.end, c.kind))
     return out
 
 
-def _surveys(session: Session, ids: list[str], window: Period, kind: str):
+def year_before(window: Period) -> Period:
+    """The same days a year earlier: what a 12-month figure drops as it gains `window`."""
+    return Period(shift_years(window.start, -1), shift_years(window.end, -1))
+
+
+def _surveys(session: Session, ids: list[str], window: Period, kind: str,
+             subject: str | None = None):
     stmt = select(Survey).where(
         Survey.account_id.in_(ids), Survey.kind == kind,
         Survey.responded_on.between(window.start, window.end),
     ).order_by(Survey.responded_on, Survey.response_id)
+    if subject:
+        stmt = stmt.where(Survey.subject == subject)
     return session.execute(stmt).scalars()
 
 
-def _nps_responses(session: Session, ids: list[str], window: Period):
-    for s in _surveys(session, ids, window, "nps"):
+def _nps_responses(session: Session, ids: list[str], window: Period, kpi: str):
+    # Company NPS counts responses about the company; the churn sign counts every detractor.
+    subject = "company" if kpi == "nps" else None
+    for s in _surveys(session, ids, window, "nps", subject):
         if s.score <= DETRACTOR_MAX or s.score >= PROMOTER_MIN:
             kind = "detractor_response" if s.score <= DETRACTOR_MAX else "promoter_response"
             yield s.account_id, Cause(kind, s.responded_on, s.score <= DETRACTOR_MAX,
                                       {"score": s.score, "subject": s.subject,
                                        "comment": s.comment})
+    if kpi == "nps":  # the 12-month NPS also drops the responses of a year earlier
+        for s in _surveys(session, ids, year_before(window), "nps", subject):
+            if s.score <= DETRACTOR_MAX or s.score >= PROMOTER_MIN:
+                promoter = s.score >= PROMOTER_MIN
+                yield s.account_id, Cause("response_dropped_out", s.responded_on, promoter,
+                                          {"survey": "NPS", "score": s.score, "of": 10})
 
 
-def _csat_responses(session: Session, ids: list[str], window: Period):
+def _csat_responses(session: Session, ids: list[str], window: Period, kpi: str):
     for s in _surveys(session, ids, window, "csat"):
         low = s.score <= CSAT_LOW_MAX
         yield s.account_id, Cause("low_csat_response" if low else "good_csat_response",
                                   s.responded_on, low, {"score": s.score, "comment": s.comment})
+    if kpi == "csat":
+        for s in _surveys(session, ids, year_before(window), "csat"):
+            yield s.account_id, Cause("response_dropped_out", s.responded_on,
+                                      s.score > CSAT_LOW_MAX,
+                                      {"survey": "CSAT", "score": s.score, "of": 5})
 
 
-def _orders(session: Session, ids: list[str], window: Period):
+def _orders(session: Session, ids: list[str], window: Period, kpi: str):
     # A 12-month revenue figure moves by exactly the orders of the days it gained minus those
     # of the same days a year earlier, which it dropped.
-    year_before = Period(shift_years(window.start, -1), shift_years(window.end, -1))
     sums = {}
-    for days in (window, year_before):
+    for days in (window, year_before(window)):
         stmt = select(Order.account_id, func.sum(Order.revenue_cents)).where(
             Order.account_id.in_(ids), Order.order_date.between(days.start, days.end),
         ).group_by(Order.account_id)
         sums[days] = {a: total for a, total in session.execute(stmt)}
     for account_id in ids:
         now, then = int(sums[window].get(account_id) or 0), int(
-            sums[year_before].get(account_id) or 0)
+            sums[year_before(window)].get(account_id) or 0)
         if now != then:
             yield account_id, Cause("orders_vs_year_before", None, now < then,
                                     {"period": window, "revenue_cents": now,
                                      "year_before_revenue_cents": then})
 
 
-def _opportunities(session: Session, ids: list[str], window: Period):
+def _opportunities(session: Session, ids: list[str], window: Period, kpi: str):
     stmt = select(Opportunity).where(
         Opportunity.account_id.in_(ids), Opportunity.stage.in_(("won", "lost")),
         Opportunity.closed_on.between(window.start, window.end),
@@ -330,7 +350,7 @@ def _opportunities(session: Session, ids: list[str], window: Period):
                                                       "amount_cents": o.amount_cents})
 
 
-def _contracts(session: Session, ids: list[str], window: Period):
+def _contracts(session: Session, ids: list[str], window: Period, kpi: str):
     stmt = select(Contract).where(
         Contract.account_id.in_(ids), Contract.end_date.between(window.start, window.end),
     ).order_by(Contract.end_date, Contract.contract_id)
@@ -341,7 +361,7 @@ def _contracts(session: Session, ids: list[str], window: Period):
                                    "auto_renew": c.auto_renew})
 
 
-def _tickets(session: Session, ids: list[str], window: Period):
+def _tickets(session: Session, ids: list[str], window: Period, kpi: str):
     severities = ChurnConfig().ticket_severities
     stmt = select(Ticket).where(
         Ticket.account_id.in_(ids), Ticket.severity.in_(severities),
@@ -353,7 +373,7 @@ def _tickets(session: Session, ids: list[str], window: Period):
                                    "subject": t.subject})
 
 
-def _scores(session: Session, ids: list[str], window: Period):
+def _scores(session: Session, ids: list[str], window: Period, kpi: str):
     previous = AccountScore.__table__.alias("previous")
     earlier = (
         select(previous.c.score)
@@ -397,6 +417,8 @@ def cause_text(cause: Cause) -> str:
     if cause.kind in ("detractor_response", "promoter_response"):
         who = "about the KAM" if d["subject"] == "kam" else "about the company"
         return f"NPS {d['score']}/10 {who} on {on}"
+    if cause.kind == "response_dropped_out":
+        return (f"{d['survey']} {d['score']}/{d['of']} of {on} left the 12-month window")
     if cause.kind in ("low_csat_response", "good_csat_response"):
         return f"CSAT {d['score']}/5 on {on}"
     if cause.kind in ("lost_opportunity", "won_opportunity"):

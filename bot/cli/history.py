@@ -68,7 +68,7 @@ def movers_command(
     as_user: AsUser,
     kpi: Annotated[str | None, typer.Option(
         "--kpi", help="One of: " + ", ".join(TRACKED_KPIS) + " (default: all of them).")] = None,
-    direction: Annotated[str, typer.Option(
+    direction: Annotated[Direction, typer.Option(
         "--direction", help="worse, better or any.")] = "any",
     weeks: Annotated[int, typer.Option(
         "--weeks", min=1, max=520, help="Compare with the snapshot N weeks earlier.")] = 1,
@@ -84,14 +84,11 @@ def movers_command(
     if kpi is not None and kpi not in TRACKED_KPIS:
         raise common.fail(f"--kpi {kpi!r} is not kept in the history; use one of: "
                           + ", ".join(TRACKED_KPIS), 2)
-    if direction not in ("worse", "better", "any"):
-        raise common.fail("--direction must be worse, better or any", 2)
-    way: Direction = direction  # type: ignore[assignment]
     start = parse_date(since, "--since")
     kpis = (kpi,) if kpi else TRACKED_KPIS
     filters = {"owner": owner} if owner else {}
     data = run(as_user, as_of, lambda e: movers_view(
-        e, kpis, portfolio_from(e.session, filters), weeks=weeks, since=start, direction=way,
+        e, kpis, portfolio_from(e.session, filters), weeks=weeks, since=start, direction=direction,
         n=n))
     if as_json:
         return emit_json(data)

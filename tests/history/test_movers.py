@@ -172,3 +172,15 @@ def test_the_tool_refuses_identity_arguments(movers_tool_graph, scope_of):
 def test_without_history_the_caller_is_told_how_to_get_it(demo_sessions, scope_of):
     with demo_sessions() as session, pytest.raises(NoHistory, match="kam snapshot"):
         kpi_movers(session, scope_of("u_admin"), "revenue")
+
+
+def test_a_12_month_score_that_moved_because_old_responses_left_says_so(movers_tool):
+    result = movers_tool("u_kam_anna", kpi="nps", weeks=8)
+
+    items = {i["name"]: i for i in result["movers"][0]["items"]}
+    summit, globex = items["Summit Logistics"], items["Globex Logistics"]
+    assert (summit["before"], summit["after"], summit["worse"]) == (33.3, 100.0, False)
+    assert [c["text"] for c in summit["causes"]] == [
+        "NPS 6/10 of 2025-08-19 left the 12-month window"]
+    assert [c["text"] for c in globex["causes"]] == [
+        "NPS 10/10 of 2025-08-13 left the 12-month window"]
