@@ -2,9 +2,10 @@
 
 Prints p50/p95 for: one account's summary, one account's churn risk, ranking every
 account by churn risk and by revenue growth, renewals due in 90 days; and the same
-revenue-growth ranking in DuckDB over the same CSVs, as a yardstick.
+revenue-growth ranking in DuckDB over the same CSVs, as a yardstick. Then the KPI history:
+one weekly snapshot of every account, and the movers between two snapshots.
 Targets: account summary p50 < 20 ms; a full-portfolio ranking < 1 s; the growth
-ranking within 3x of DuckDB's time.
+ranking within 3x of DuckDB's time; a snapshot < 30 s; movers p50 < 200 ms.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -22,7 +24,9 @@ from scale_data import CSV_DIR, ensure_scale_data  # noqa: E402
 from store.access import resolve_scope  # noqa: E402
 from store.db import make_engine, make_session_factory  # noqa: E402
 from tools.account_data import account_summary  # noqa: E402
+from tools.history import take_snapshot  # noqa: E402
 from tools.kpis import KpiEngine  # noqa: E402
+from tools.movers import kpi_movers  # noqa: E402
 from tools.periods import current_period, prior_period  # noqa: E402
 from tools.portfolio import rank_accounts, renewals_due  # noqa: E402
 from tools.views import summary_view  # noqa: E402
@@ -30,6 +34,8 @@ from tools.views import summary_view  # noqa: E402
 SUMMARY_TARGET_S = 0.020
 RANKING_TARGET_S = 1.0
 DUCKDB_RATIO_TARGET = 3.0
+SNAPSHOT_TARGET_S = 30.0
+MOVERS_TARGET_S = 0.200
 TOP_N = 10
 
 
@@ -114,9 +120,29 @@ def main() -> None:
     ratio = growth / duck
     verdict = "meets" if ratio <= DUCKDB_RATIO_TARGET else "MISSES"
     print(f"\nrevenue growth ranking: ours / DuckDB = {ratio:.1f}x "
-          f"(target <= {DUCKDB_RATIO_TARGET:.0f}x: {verdict})")
+          f"(target <= {DUCKDB_RATIO_TARGET:.0f}x: {verdict})\n")
+    history(sessions)
     del summary, churn  # reported above; benchmarks inform, they do not fail the build
     engine.dispose()
+
+
+def history(sessions) -> None:
+    """A snapshot of every account for this week and the week before (the bench database
+    keeps them; taking a week again replaces it), then movers between the two."""
+    with sessions() as session:
+        as_of = KpiEngine(session, resolve_scope(session, user_id="u_admin")).as_of
+        samples = [take_snapshot(session, day).seconds
+                   for day in (as_of - timedelta(days=7), as_of)]
+        report("KPI snapshot, every account (one week)", samples, SNAPSHOT_TARGET_S)
+        for user in ("u_admin", "u_mgr_north", "u_kam_anna"):
+            scope = resolve_scope(session, user_id=user)
+            report(f"movers, churn risk worse ({user})",
+                   timings(lambda _i, s=scope: kpi_movers(session, s, "churn_risk",
+                                                          direction="worse"), 15),
+                   MOVERS_TARGET_S)
+        admin = resolve_scope(session, user_id="u_admin")
+        report("movers, revenue either way (u_admin)",
+               timings(lambda _i: kpi_movers(session, admin, "revenue"), 15), MOVERS_TARGET_S)
 
 
 if __name__ == "__main__":

@@ -367,3 +367,36 @@ class RateBucket(Base):
     tokens: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
     allowed: Mapped[bool] = mapped_column(Boolean)
+
+
+class KpiSnapshot(Base):
+    """One account's main KPIs as they stood at the end of one ISO week (`kam snapshot`).
+
+    One row per account and week, keyed by the week's Monday; taking the week again
+    replaces its rows. Money in cents, ratios as fractions, the others in their KPI's unit;
+    NULL where the KPI is undefined. `owner_user_id` is the owner at the time, so a
+    manager's "whose book moved" follows the book, not today's owner.
+    """
+
+    __tablename__ = "kpi_snapshots"
+    __table_args__ = (Index("ix_kpi_snapshots_account_week", "account_id", "week_start"),)
+
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.account_id"), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    owner_user_id: Mapped[str] = mapped_column(String(64))
+    revenue_cents: Mapped[int] = mapped_column(Cents)
+    prior_revenue_cents: Mapped[int] = mapped_column(Cents)
+    revenue_growth: Mapped[float | None] = mapped_column(Float)
+    gross_margin_cents: Mapped[int] = mapped_column(Cents)
+    profitability: Mapped[float | None] = mapped_column(Float)
+    share_of_wallet: Mapped[float | None] = mapped_column(Float)
+    nps: Mapped[float | None] = mapped_column(Float)
+    nps_responses: Mapped[int] = mapped_column(Integer)
+    csat: Mapped[float | None] = mapped_column(Float)
+    csat_responses: Mapped[int] = mapped_column(Integer)
+    churn_risk: Mapped[int] = mapped_column(Integer)
+    # The churn warning signs that fired, comma-separated in the order of tools.kpi_config.SIGNS.
+    churn_signs: Mapped[str] = mapped_column(String(300))
+    strategic_value: Mapped[float | None] = mapped_column(Float)
+    taken_at: Mapped[datetime] = mapped_column(DateTime)

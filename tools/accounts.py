@@ -22,8 +22,10 @@ from tools import views
 from tools.args import ToolArgs, tidy
 from tools.context import CallerContext
 from tools.find import AmbiguousAccount
+from tools.history import TRACKED_KPIS
 from tools.kpi_config import BANDS, KpiConfig
 from tools.kpis import KPI_NAMES, KpiEngine, UnknownKpi
+from tools.movers import Direction, NoHistory, movers_view
 from tools.payload import jsonable
 from tools.portfolio import (
     QUADRANTS,
@@ -40,6 +42,7 @@ AccountRef = Annotated[
     str, Field(min_length=1, max_length=200, description="Account name or id; typos are fine.")
 ]
 KpiName = Literal[KPI_NAMES]  # type: ignore[valid-type]
+TrackedKpi = Literal[TRACKED_KPIS]  # type: ignore[valid-type]
 RankableKpi = Literal[RANKABLE]  # type: ignore[valid-type]
 
 # The model reads every schema on every call, so descriptions are terse and the rarer
@@ -122,6 +125,14 @@ class CompareArgs(PortfolioArgs):
     account: AccountRef | None = Field(None, description="Omit for the portfolio")
 
 
+class MoversArgs(GroupArgs):
+    kpi: TrackedKpi | None = Field(None, description="Omit for every tracked KPI")
+    direction: Literal["worse", "better", "any"] = "any"
+    weeks: int = Field(1, ge=1, le=104, description="Compare with N weeks earlier")
+    since: date | None = Field(None, description="Or with the snapshot on/before this date")
+    n: int = Field(5, ge=1, le=20)
+
+
 class UnknownOwner(ValueError):
     def __init__(self, owner: str) -> None:
         super().__init__(f"no user {owner!r}; give a KAM's user id or full name")
@@ -178,6 +189,8 @@ def run_view(
                          candidates=jsonable(exc.found.candidates))
         except (UnknownKpi, NotRankable, UnknownOwner) as exc:
             return error("invalid_request", str(exc))
+        except NoHistory as exc:
+            return error("no_history", str(exc))
 
 
 def _json(payload: dict[str, Any]) -> str:
@@ -307,8 +320,21 @@ def make_account_tools(
         return answer(runtime, as_of, lambda e: views.compare_view(
             e, kind, views.DEFAULT_COMPARE, account, None if account else pf(e, filters)))
 
+    @tool("kpi_movers", args_schema=MoversArgs)
+    def kpi_movers(
+        runtime: ToolRuntime[CallerContext], kpi: str | None = None, direction: Direction = "any",
+        weeks: int = 1, since: date | None = None, n: int = 5, as_of: date | None = None,
+        **filters: Any,
+    ) -> str:
+        """What changed: the caller's accounts whose KPIs moved most between weekly snapshots
+        (last week by default), each with the causes on record (signs fired, survey
+        responses, opportunities won or lost, contracts ended, tickets)."""
+        kpis = (kpi,) if kpi else TRACKED_KPIS
+        return answer(runtime, as_of, lambda e: movers_view(
+            e, kpis, pf(e, filters), weeks=weeks, since=since, direction=direction, n=n))
+
     return tidy([
         find_accounts, account_summary, get_kpi, rank_accounts, at_risk_accounts, renewals_due,
         stakeholder_map, activity_timeline, open_opportunities, open_tickets, customer_kpis,
-        compare_periods,
+        compare_periods, kpi_movers,
     ])

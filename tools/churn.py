@@ -17,7 +17,7 @@ from tools.kpi_config import BANDS, SIGNS, ChurnConfig
 from tools.kpi_types import Basis, Ctx, KpiResult, KpiSpec, Row, ratio
 from tools.periods import Period, days_before, days_ending
 
-__all__ = ["BANDS", "SIGNS", "ChurnConfig", "Sign", "assess", "churn_details"]
+__all__ = ["BANDS", "SIGNS", "ChurnConfig", "Sign", "assess", "churn_details", "fired", "score"]
 
 
 @dataclass
@@ -169,10 +169,15 @@ RULES = {  # sign -> (fires, evidence), in the order of SIGNS
 assert tuple(RULES) == SIGNS
 
 
+def fired(cfg: ChurnConfig, row: Row) -> list[str]:
+    """The names of the signs that fire (no evidence), in the order of SIGNS."""
+    return [name for name, (fires, _) in RULES.items() if fires(cfg, row)]
+
+
 def score(cfg: ChurnConfig, row: Row) -> int:
     """The churn risk score alone (no evidence): fast enough for 10,000 accounts."""
     weights = cfg.weights()
-    return sum(weights[name] for name, (fires, _) in RULES.items() if fires(cfg, row))
+    return sum(weights[name] for name in fired(cfg, row))
 
 
 def assess(cfg: ChurnConfig, row: Row, as_of: date) -> tuple[int, str, list[Sign]]:

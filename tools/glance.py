@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.access import AccessScope
 from tools.kpis import KpiEngine
+from tools.movers import BookMove, Mover, NoHistory, book_moves, cause_text, kpi_movers
+from tools.payload import money_text, words
 from tools.portfolio import Renewal, at_risk_accounts, rank_accounts, renewals_due
 
 
@@ -35,14 +37,18 @@ class PortfolioGlance:
     as_of: date | None = None
     renewal_days: int = 90
     by_owner: list[str] = field(default_factory=list)  # managers: a line per KAM
+    changes: Changes | None = None  # the digest: what changed since the week before
 
 
-def _money(cents: int) -> str:
-    return f"{cents / 100:,.0f}"
+@dataclass
+class Changes:
+    """What changed between two weekly KPI snapshots: the accounts whose churn risk moved most
+    and, for managers, the KAMs whose book moved most. `note` when there is no history."""
 
-
-def _words(name: str) -> str:
-    return name.replace("_", " ")
+    since: date | None
+    movers: list[HomeItem] = field(default_factory=list)
+    books: list[str] = field(default_factory=list)
+    note: str | None = None
 
 
 def _owner(scope: AccessScope, owner_name: str | None) -> str:
@@ -65,12 +71,14 @@ class KpiPortfolio:
         self.top = top
         self.renewal_days = renewal_days
 
-    def glance(self, scope: AccessScope) -> PortfolioGlance:
+    def glance(self, scope: AccessScope, *, changes: bool = False) -> PortfolioGlance:
+        """The glance; with `changes` (the digest) also what changed since the week before."""
         with self.sessions() as session:
             engine = KpiEngine(session, scope, as_of=self.as_of)
             risks = at_risk_accounts(engine, n=500)
             _, renewals = renewals_due(engine, days=self.renewal_days)
             growth = rank_accounts(engine, "revenue_growth", n=self.top, order="highest")
+            changed = self._changes(session, scope, engine.as_of) if changes else None
         return PortfolioGlance(
             title=_title(scope),
             risks=[
@@ -78,7 +86,7 @@ class KpiPortfolio:
                     r.account_id,
                     r.name + _owner(scope, r.owner_name),
                     f"{r.result.inputs['band']} risk ({r.result.value}/100): "
-                    + ", ".join(_words(s["sign"]) for s in r.result.inputs["signs_fired"]),
+                    + ", ".join(words(s["sign"]) for s in r.result.inputs["signs_fired"]),
                 )
                 for r in risks.items[: self.top]
             ],
@@ -97,7 +105,37 @@ class KpiPortfolio:
             by_owner=_per_owner(
                 scope, [r.owner_name for r in risks.items], [r.owner_name for r in renewals]
             ),
+            changes=changed,
         )
+
+    def _changes(self, session: Session, scope: AccessScope, as_of: date) -> Changes:
+        # Churn risk sums every warning sign, so its movers are the accounts whose standing
+        # changed most, whatever the reason; their causes say which.
+        try:
+            moved = kpi_movers(session, scope, "churn_risk", until=as_of, n=self.top)
+        except NoHistory as missing:
+            return Changes(None, note=str(missing))
+        books = book_moves(session, scope, moved.base, moved.current) if (
+            scope.role != "kam") else []
+        return Changes(
+            moved.base.as_of,
+            [HomeItem(m.account_id, m.name + _owner(scope, m.owner_name), _mover_detail(m))
+             for m in moved.items],
+            [_book_line(b) for b in books[: self.top]],
+        )
+
+
+def _mover_detail(m: Mover) -> str:
+    causes = "; ".join(cause_text(c) for c in m.causes) or "no cause on record"
+    return f"churn risk {m.before} → {m.after} ({m.after - m.before:+d} points): {causes}"
+
+
+def _book_line(b: BookMove) -> str:
+    change = b.revenue_after_cents - b.revenue_before_cents
+    relative = f" ({change / b.revenue_before_cents:+.1%})" if b.revenue_before_cents > 0 else ""
+    return (f"{b.owner_name or b.owner_user_id}: 12-month revenue {'+' if change >= 0 else '-'}"
+            f"{money_text(abs(change))}{relative}; {b.riskier} of {b.accounts} accounts riskier, "
+            f"{b.safer} safer")
 
 
 def _title(scope: AccessScope) -> str:
@@ -110,8 +148,8 @@ def _title(scope: AccessScope) -> str:
 
 def _renewal_item(scope: AccessScope, r: Renewal) -> HomeItem:
     detail = (
-        f"ends {r.end_date.isoformat()} (in {r.days_left} days), {_money(r.annual_value_cents)} "
-        f"a year, {r.risk.inputs['band']} risk"
+        f"ends {r.end_date.isoformat()} (in {r.days_left} days), "
+        f"{money_text(r.annual_value_cents)} a year, {r.risk.inputs['band']} risk"
     )
     if not r.open_renewal_opportunity and not r.auto_renew:
         detail += ", no renewal opportunity open"

@@ -39,16 +39,42 @@ def pct(fraction: float | Decimal | None) -> float | None:
     return None if fraction is None else round(float(fraction) * 100, 1)
 
 
-def kpi_value(result: KpiResult) -> Any:
-    """The headline value of a KPI in display units."""
-    value = result.value
-    if value is None or result.unit in ("count", "label"):
+def display(value: Any, unit: str) -> Any:
+    """A KPI value of `unit` in display units (money in currency units, ratios in %)."""
+    if value is None or unit in ("count", "label"):
         return value
-    if result.unit == "money":
+    if unit == "money":
         return money(value)
-    if result.unit == "ratio":
+    if unit == "ratio":
         return pct(value)
     return round(float(value) if isinstance(value, Decimal) else value, 1)
+
+
+def kpi_value(result: KpiResult) -> Any:
+    """The headline value of a KPI in display units."""
+    return display(result.value, result.unit)
+
+
+def money_text(cents: int | float) -> str:
+    """Money for people: currency units with thousands separators, no cents."""
+    return f"{cents / 100:,.0f}"
+
+
+def words(name: str) -> str:
+    """An internal name (a sign, a factor, a kind) as words: spend_drop -> spend drop."""
+    return name.replace("_", " ")
+
+
+def change(unit: str, relative_or_absolute: float | None) -> dict[str, Any]:
+    """A change labelled by kind (see KpiTrend.change): relative % for money and counts,
+    percentage points for ratios, points for NPS and scores."""
+    if relative_or_absolute is None:
+        return {}
+    if unit in ("money", "count"):
+        return {"change_pct": pct(relative_or_absolute)}
+    if unit == "ratio":
+        return {"change_pct_points": round(relative_or_absolute * 100, 1)}
+    return {"change_points": round(relative_or_absolute, 1)}
 
 
 def kpi(result: KpiResult, *, inputs: bool = True) -> dict[str, Any]:
@@ -66,15 +92,7 @@ def trend(item: KpiTrend, *, inputs: bool = True) -> dict[str, Any]:
     """The current KPI with its prior-period value and the change, labelled by kind."""
     out = kpi(item.current, inputs=inputs)
     out["prior_value"] = kpi_value(item.prior)
-    change = item.change()
-    if change is not None:
-        unit = item.current.unit
-        if unit in ("money", "count"):
-            out["change_pct"] = pct(change)
-        elif unit == "ratio":
-            out["change_pct_points"] = round(change * 100, 1)
-        else:
-            out["change_points"] = round(change, 1)
+    out.update(change(item.current.unit, item.change()))
     return out
 
 

@@ -11,7 +11,18 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import accounts, ask, common, data, drafts, evals, knowledge, slack
+from bot.cli import (
+    accounts,
+    ask,
+    common,
+    data,
+    drafts,
+    evals,
+    explain,
+    history,
+    knowledge,
+    slack,
+)
 from knowledge.embeddings import EmbeddingModelError
 
 app = typer.Typer(
@@ -54,8 +65,11 @@ for name, command, panel in (
     ("portfolio", accounts.portfolio, ASK),
     ("risks", accounts.risks, ASK),
     ("renewals", accounts.renewals, ASK),
+    ("movers", history.movers_command, ASK),
+    ("explain", explain.explain, ASK),
     ("import", data.import_command, DATA),
     ("demo-data", data.demo_data_command, DATA),
+    ("snapshot", history.snapshot_command, DATA),
     ("serve", slack.serve_command, SLACK),
     ("digest", slack.digest_command, SLACK),
     ("doctor", slack.doctor_command, ADMIN),

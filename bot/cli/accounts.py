@@ -28,7 +28,7 @@ MONEY = {"amount", "annual_value"}
 FILTER_KEYS = {"owner", "kam", "team", "tier", "region", "industry", "quadrant", "risk_band"}
 
 
-def _fmt(value: Any, unit: str | None = None) -> str:
+def fmt(value: Any, unit: str | None = None) -> str:
     if value is None:
         return "-"
     if isinstance(value, dict):
@@ -42,7 +42,7 @@ def _fmt(value: Any, unit: str | None = None) -> str:
     return str(value)
 
 
-def _change(item: dict[str, Any]) -> str:
+def change_text(item: dict[str, Any]) -> str:
     for key, suffix in (("change_pct", " %"), ("change_pct_points", " pp"),
                         ("change_points", " pts")):
         if item.get(key) is not None:
@@ -72,8 +72,8 @@ def account(
         f"period {data['period']['start']}..{data['period']['end']}"))
     table = Table("KPI", "value", "unit", "prior year", "change", title="KPIs")
     for kpi, item in data["kpis"].items():
-        table.add_row(kpi, _fmt(item["value"], item["unit"]), item["unit"],
-                      _fmt(item.get("prior_value"), item["unit"]), _change(item))
+        table.add_row(kpi, fmt(item["value"], item["unit"]), item["unit"],
+                      fmt(item.get("prior_value"), item["unit"]), change_text(item))
     console.print(table)
     churn = data["kpis"]["churn_risk"]
     for sign in churn.get("inputs", {}).get("signs_fired", []):
@@ -95,7 +95,7 @@ def _list_table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]
         return
     table = Table(*columns, title=title)
     for row in rows:
-        table.add_row(*(_fmt(row.get(c), "currency" if c in MONEY else None) for c in columns))
+        table.add_row(*(fmt(row.get(c), "currency" if c in MONEY else None) for c in columns))
     console.print(table)
 
 
@@ -127,7 +127,7 @@ def kpi(
     unit = "" if data["unit"] == "%" else f" {data['unit']}"
     note = f"  ({data['note']})" if data.get("note") else ""
     console.print(Text.assemble((kpi_name, "bold"), f" for {subject}: ",
-                                (_fmt(data["value"], data["unit"]), "bold"), unit + note))
+                                (fmt(data["value"], data["unit"]), "bold"), unit + note))
     console.print(f"definition: {data['definition']}")
     if "period" in data:
         console.print(f"period: {data['period']['start']}..{data['period']['end']}")
@@ -135,7 +135,7 @@ def kpi(
     if data.get("groups"):
         table = Table(by or "group", "accounts", "value", title=f"{kpi_name} by {by}")
         for g in data["groups"]:
-            table.add_row(str(g["label"]), str(g["accounts"]), _fmt(g["value"], g["unit"]))
+            table.add_row(str(g["label"]), str(g["accounts"]), fmt(g["value"], g["unit"]))
         console.print(table)
 
 
@@ -167,7 +167,7 @@ def portfolio(
                   title=f"Portfolio {data['period']['start']}..{data['period']['end']} "
                         "(accounts in brackets)")
     for k in MAIN_KPIS:
-        table.add_row(k, *(_fmt(g["kpis"][k]["value"], g["kpis"][k]["unit"]) for g in groups))
+        table.add_row(k, *(fmt(g["kpis"][k]["value"], g["kpis"][k]["unit"]) for g in groups))
     console.print(table)
 
 
@@ -196,7 +196,7 @@ def _ranking_table(data: dict[str, Any]) -> None:
                         f"{data['accounts_without_a_value']} without a value)")
     for item in data["items"]:
         table.add_row(str(item["rank"]), f"{item['name']} ({item['account_id']})",
-                      str(item["owner"]), str(item["tier"]), _fmt(item["value"], data["unit"]))
+                      str(item["owner"]), str(item["tier"]), fmt(item["value"], data["unit"]))
     console.print(table)
 
 
@@ -235,10 +235,10 @@ def renewals(
         return emit_json(data)
     table = Table("end date", "days", "account", "owner", "annual value", "renewal opp",
                   "risk", title=f"Renewals {data['window']['start']}..{data['window']['end']} "
-                                f"(total {_fmt(data['total_annual_value'], 'currency')})")
+                                f"(total {fmt(data['total_annual_value'], 'currency')})")
     for r in data["items"]:
         table.add_row(r["end_date"], str(r["days_left"]), f"{r['name']} ({r['account_id']})",
-                      str(r["owner"]), _fmt(r["annual_value"], "currency"),
+                      str(r["owner"]), fmt(r["annual_value"], "currency"),
                       "yes" if r["open_renewal_opportunity"] else Text("no", "red"),
                       f"{r['churn_risk']} {r['risk_band']}")
     console.print(table)

@@ -133,9 +133,10 @@ def demo_command(
     accounts: Annotated[int, typer.Option(min=10, help="Demo accounts to generate.")] = 60,
 ) -> None:
     """The main job end to end: demo data, knowledge index, six showcase questions."""
-    from bot.cli.data import demo_data_command
+    from bot.cli.data import HISTORY_WEEKS, demo_data_command
 
-    demo_data_command(accounts=accounts, seed=7, out=Path("data/demo"), load=True, names="default")
+    demo_data_command(accounts=accounts, seed=7, out=Path("data/demo"), load=True, names="default",
+                      history_weeks=HISTORY_WEEKS)
     settings, assistant = load_assistant()
     for user, question in SHOWCASE:
         console.rule(Text.assemble((user, "bold"), f": {question}"))

@@ -21,10 +21,16 @@ from rich.text import Text
 
 from bot.cli import common
 from bot.cli.common import console, err_console, warn
+from bot.cli.history import fill_history
 from bot.factory import build_services
 from store.db import current_revision, make_engine, upgrade
 from store.demo import generate
 from store.importer import ImportFailed, ImportReport, Limits, import_paths
+
+# A year of weekly history: movers over a week, a month, a quarter or since the last QBR, and
+# a year of trend. Measured on the default demo (60 accounts): 1.7 s for 52 weeks, 4.6 s for
+# all 156 weeks of its orders, against ~6 s for the rest of `kam demo-data`.
+HISTORY_WEEKS = 52
 
 db_app = typer.Typer(help="Create or upgrade the database schema.", no_args_is_help=True)
 
@@ -119,6 +125,9 @@ def demo_data_command(
     load: bool = typer.Option(True, "--import/--no-import", help="Import the files afterwards."),
     names: Literal["default", "intl"] = typer.Option(
         "default", help="intl: the same data with international names (accents, apostrophes)."),
+    history_weeks: int = typer.Option(
+        HISTORY_WEEKS, "--history-weeks", min=0, max=520,
+        help="Weekly KPI snapshots to fill after the import, up to the latest order (0: none)."),
 ) -> None:
     """Generate realistic, deterministic demo CSVs and import them."""
     started = time.perf_counter()
@@ -134,3 +143,9 @@ def demo_data_command(
     if load:
         started = time.perf_counter()
         print_report(run_import([out]), time.perf_counter() - started)
+        if history_weeks:
+            services = build_services(common.settings(), migrate=False)
+            try:
+                fill_history(services.sessions, history_weeks, common.settings().kam_as_of)
+            finally:
+                services.close()

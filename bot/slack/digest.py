@@ -1,6 +1,9 @@
-"""The weekly digest DMed to each KAM and manager: their portfolio at a glance
-(tools/glance.py), under the recipient's own access scope. `kam digest` prints them;
-`kam digest --post` sends them, each at most once a week however many replicas run it.
+"""The weekly digest DMed to each KAM and manager, under the recipient's own access scope:
+what changed since the week before (the accounts whose churn risk moved most, with the
+causes; for managers the KAMs whose book moved most), then renewals due and top risks, each
+account with a button that opens its summary in a thread (tools/glance.py, tools/movers.py).
+`kam digest` prints them; `kam digest --post` sends them, each at most once a week however
+many replicas run it.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class Digest:
     glance: PortfolioGlance
 
     def message(self) -> SlackMessage:
-        blocks = glance_blocks(self.glance, buttons=False, growth=False)
+        blocks = glance_blocks(self.glance, buttons=True, growth=False)
         blocks.append(context("Weekly digest from the KAM Assistant · `/kam help` for more"))
         return SlackMessage(plain(f"Weekly digest: {self.glance.title}"), blocks)
 
@@ -64,7 +67,7 @@ def compose_digests(sessions: sessionmaker[Session], portfolio: KpiPortfolio) ->
             if slack_id is not None  # always, as the query asks; says so to the type checker
         ]
     return [
-        Digest(slack_id, scope.name, scope.role, portfolio.glance(scope))
+        Digest(slack_id, scope.name, scope.role, portfolio.glance(scope, changes=True))
         for slack_id, scope in scopes
     ]
 

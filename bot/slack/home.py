@@ -25,7 +25,7 @@ from bot.slack.blocks import (
 from bot.slack.commands import help_message
 from bot.slack.listeners import REFUSAL, answer_in_thread, placeholder_for
 from store.access import UnknownUserError
-from tools.glance import HomeItem, PortfolioGlance
+from tools.glance import Changes, HomeItem, PortfolioGlance
 
 if TYPE_CHECKING:
     from bot.slack.app import SlackBot
@@ -42,30 +42,53 @@ def _item_lines(items: Sequence[HomeItem], empty: str) -> str:
 
 
 def glance_blocks(glance: PortfolioGlance, *, buttons: bool, growth: bool = True) -> list[Block]:
-    """The portfolio at a glance: top risks, renewals due, accounts growing, a line per KAM."""
-    groups = [
-        (":warning: Top risks", glance.risks, "No account at medium or high churn risk."),
-        (f":spiral_calendar_pad: Renewals in the next {glance.renewal_days} days",
-         glance.renewals, "No contract ends in this window."),
-    ]
+    """The portfolio at a glance: top risks, renewals due, accounts growing, a line per KAM.
+    With the week's changes (the digest), it opens with the biggest movers and the KAMs whose
+    book moved most, then renewals, then risks."""
+    risks = (":warning: Top risks", glance.risks, "No account at medium or high churn risk.")
+    renewals = (f":spiral_calendar_pad: Renewals in the next {glance.renewal_days} days",
+                glance.renewals, "No contract ends in this window.")
+    groups = [risks, renewals]
     if growth:
         groups.append(
             (":chart_with_upwards_trend: Growing accounts", glance.growth, "No account grew.")
         )
     blocks: list[Block] = [header(glance.title)]
+    if glance.changes is not None:
+        blocks += _item_blocks([_movers_group(glance.changes)], buttons)
+        if glance.changes.books:
+            lines = "\n".join(f"• {escape(line)}" for line in glance.changes.books)
+            blocks.append(section(truncate(f"*KAMs whose book moved most*\n{lines}",
+                                           SECTION_LIMIT)))
+        groups = [renewals, risks]
+    blocks += _item_blocks(groups, buttons)
+    if glance.by_owner:
+        lines = "\n".join(f"• {escape(line)}" for line in glance.by_owner)
+        blocks.append(section(truncate(f"*Per KAM*\n{lines}", SECTION_LIMIT)))
+    if glance.as_of:
+        blocks.append(context(f":calendar: Numbers as of {glance.as_of.isoformat()}"))
+    return blocks
+
+
+def _movers_group(changes: Changes) -> tuple[str, list[HomeItem], str]:
+    if changes.since is None:
+        return (":arrows_counterclockwise: Biggest movers", [],
+                changes.note or "No KPI history yet.")
+    return (f":arrows_counterclockwise: Biggest movers since {changes.since.isoformat()}",
+            changes.movers, "No account's churn risk changed.")
+
+
+def _item_blocks(groups: list[tuple[str, list[HomeItem], str]], buttons: bool) -> list[Block]:
+    blocks: list[Block] = []
     for heading, items, empty in groups:
-        blocks.append(section(f"*{heading}*\n{_item_lines(items, empty)}"))
+        blocks.append(section(truncate(f"*{heading}*\n{_item_lines(items, empty)}",
+                                       SECTION_LIMIT)))
         if buttons and items:
             blocks.append(actions([
                 # action ids must differ within a block; the listener matches the prefix
                 button(f"Summary: {item.name}", f"{OPEN_SUMMARY}:{n}", item.account_id)
                 for n, item in enumerate(items[:5])
             ]))
-    if glance.by_owner:
-        lines = "\n".join(f"• {escape(line)}" for line in glance.by_owner)
-        blocks.append(section(truncate(f"*Per KAM*\n{lines}", SECTION_LIMIT)))
-    if glance.as_of:
-        blocks.append(context(f":calendar: Numbers as of {glance.as_of.isoformat()}"))
     return blocks
 
 

@@ -161,6 +161,7 @@ ALLOWLIST = {
     "open_tickets",
     "customer_kpis",
     "compare_periods",
+    "kpi_movers",
     "search_guidance",
     "draft_account_plan",
     "draft_qbr_agenda",

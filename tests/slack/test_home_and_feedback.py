@@ -12,10 +12,12 @@ from sqlalchemy import select
 from bot.slack.blocks import FeedbackRef
 from bot.slack.digest import compose_digests, post_digests
 from bot.slack.egress import ChannelPacer, SlackOut, build_web_client
+from prompts import Prompts
 from store.db import make_engine
 from store.models import SlackFeedback
 from tests.support.slack import ANNA, BEN, MARIA, STRANGER
 from tools.glance import KpiPortfolio
+from tools.history import backfill
 
 
 @pytest.fixture
@@ -207,3 +209,36 @@ def test_app_home_says_so_when_the_portfolio_cannot_be_loaded(serve, mock_slack)
 
     view = json.dumps(mock_slack.wait_for("views.publish")[0].body["view"])
     assert "could not load your portfolio" in view and "/kam summary" in view
+
+
+def test_digest_opens_with_the_weeks_movers_then_books_then_renewals(slack_sessions, mock_slack):
+    backfill(slack_sessions, 2)  # this week (as of 2026-09-30) and the week to 2026-09-27
+    digests = {d.slack_user_id: d for d in compose_digests(slack_sessions,
+                                                            KpiPortfolio(slack_sessions))}
+    out = SlackOut(build_web_client("xoxb-test", mock_slack.url), ChannelPacer(0))
+
+    post_digests(out, [digests[ANNA], digests[MARIA]], slack_sessions.kw["bind"])
+
+    blocks = {c.body["channel"]: c.body["blocks"]
+              for c in mock_slack.wait_for("chat.postMessage", 2)}
+    maria = [json.dumps(b, ensure_ascii=False) for b in blocks[MARIA]]
+    order = [next(i for i, b in enumerate(maria) if heading in b) for heading in (
+        "Biggest movers since 2026-09-27", "KAMs whose book moved most",
+        "Renewals in the next 90 days", "Top risks")]
+    assert order == sorted(order)
+    assert "Anna Berg: 12-month revenue" in maria[order[1]]
+    movers = blocks[MARIA][order[0]]["text"]["text"]
+    assert "churn risk" in movers and "points" in movers
+    buttons = [e for b in blocks[MARIA] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons and all(e["action_id"].startswith("open_summary:") for e in buttons)
+    anna = json.dumps(blocks[ANNA], ensure_ascii=False)
+    assert "KAMs whose book moved most" not in anna and "Stark Components" not in anna
+
+
+def test_digest_without_history_says_how_to_start_it(slack_sessions):
+    [digest] = [d for d in compose_digests(slack_sessions, KpiPortfolio(slack_sessions))
+                if d.slack_user_id == MARIA]
+
+    text = digest.text(Prompts())
+    assert "Biggest movers: fewer than two weeks of KPI history: run `kam snapshot`" in text
+    assert text.index("Renewals in the next 90 days") < text.index("Top risks")

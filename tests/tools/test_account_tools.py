@@ -27,7 +27,7 @@ def test_tool_registry_is_read_only_account_data(account_tools):
     assert [t.name for t in account_tools] == [
         "find_accounts", "account_summary", "get_kpi", "rank_accounts", "at_risk_accounts",
         "renewals_due", "stakeholder_map", "activity_timeline", "open_opportunities",
-        "open_tickets", "customer_kpis", "compare_periods",
+        "open_tickets", "customer_kpis", "compare_periods", "kpi_movers",
     ]
 
 
