@@ -200,26 +200,100 @@ NAME_C = ["", " Inc", " Ltd", " GmbH", " AG", " SA", " Group", " Holdings", " Co
 # apostrophes and ampersands as real customer and colleague names have them. Every name
 # maps one to one, so the stories, figures and owners are those of the default names.
 INTL_STORY_NAMES = {
-    "A0001": "Müller Maschinenbau", "A0002": "Müller Lebensmittel", "A0003": "Ålesund Logistikk",
-    "A0004": "O'Hara & Daughters", "A0005": "Halcyon Hospital Group",
-    "A0006": "Zürich Komponenten AG", "A0007": "Søndergaard Retail Group", "A0008": "Łódź Pharma",
+    "A0001": "Müller Maschinenbau",
+    "A0002": "Müller Lebensmittel",
+    "A0003": "Ålesund Logistikk",
+    "A0004": "O'Hara & Daughters",
+    "A0005": "Halcyon Hospital Group",
+    "A0006": "Zürich Komponenten AG",
+    "A0007": "Søndergaard Retail Group",
+    "A0008": "Łódź Pharma",
 }
 INTL_USER_NAMES = {
-    "u_mgr_north": "María Núñez", "u_mgr_south": "Søren Okafor", "u_kam_anna": "Zoë Ødegaard",
-    "u_kam_ben": "Björn Carvalho", "u_kam_chloe": "Chloé Lefèvre", "u_kam_dev": "Dhruv Patil",
-    "u_kam_emma": "Renée Fischer", "u_kam_felix": "Félix García",
+    "u_mgr_north": "María Núñez",
+    "u_mgr_south": "Søren Okafor",
+    "u_kam_anna": "Zoë Ødegaard",
+    "u_kam_ben": "Björn Carvalho",
+    "u_kam_chloe": "Chloé Lefèvre",
+    "u_kam_dev": "Dhruv Patil",
+    "u_kam_emma": "Renée Fischer",
+    "u_kam_felix": "Félix García",
 }
-INTL_A = dict(zip(NAME_A, [
-    "Nordström", "Bäcker", "Château", "Crédit", "Société", "Øresund", "Lindqvist", "Kraków",
-    "Sågverk", "Jönköping", "Malmö", "Göteborg", "Zaragoza", "Córdoba", "Málaga", "Genève",
-    "Düsseldorf", "Münster", "Tromsø", "Århus", "Reykjavík", "Brașov", "Plzeň", "Győr", "Ærø",
-    "Ísafjörður", "Côte", "Río", "Niña", "Perón", "Fjäll", "Håkon", "Ångström", "Jürgen", "Åkesson",
-    "Ørsted"], strict=True))
-INTL_B = dict(zip(NAME_B, [
-    "Lebensmittel", "Logística", "Santé", "Détail", "Énergie", "Motoren", "Kemi", "Systèmes",
-    "Fabrik", "Laboratoires", "Farmacéutica", "Frakt", "Métaux", "Textil", "Emballage", "Dynamik",
-    "Robótica", "Minería", "Marítima", "Aéronautique", "Alimentos Grupo", "Servicios",
-    "Plásticos"], strict=True))
+INTL_A = dict(
+    zip(
+        NAME_A,
+        [
+            "Nordström",
+            "Bäcker",
+            "Château",
+            "Crédit",
+            "Société",
+            "Øresund",
+            "Lindqvist",
+            "Kraków",
+            "Sågverk",
+            "Jönköping",
+            "Malmö",
+            "Göteborg",
+            "Zaragoza",
+            "Córdoba",
+            "Málaga",
+            "Genève",
+            "Düsseldorf",
+            "Münster",
+            "Tromsø",
+            "Århus",
+            "Reykjavík",
+            "Brașov",
+            "Plzeň",
+            "Győr",
+            "Ærø",
+            "Ísafjörður",
+            "Côte",
+            "Río",
+            "Niña",
+            "Perón",
+            "Fjäll",
+            "Håkon",
+            "Ångström",
+            "Jürgen",
+            "Åkesson",
+            "Ørsted",
+        ],
+        strict=True,
+    )
+)
+INTL_B = dict(
+    zip(
+        NAME_B,
+        [
+            "Lebensmittel",
+            "Logística",
+            "Santé",
+            "Détail",
+            "Énergie",
+            "Motoren",
+            "Kemi",
+            "Systèmes",
+            "Fabrik",
+            "Laboratoires",
+            "Farmacéutica",
+            "Frakt",
+            "Métaux",
+            "Textil",
+            "Emballage",
+            "Dynamik",
+            "Robótica",
+            "Minería",
+            "Marítima",
+            "Aéronautique",
+            "Alimentos Grupo",
+            "Servicios",
+            "Plásticos",
+        ],
+        strict=True,
+    )
+)
 
 
 def intl_name(account_id: str, name: str) -> str:
@@ -230,7 +304,7 @@ def intl_name(account_id: str, name: str) -> str:
     first, rest = name.split(" ", 1)
     for b in sorted(NAME_B, key=len, reverse=True):
         if rest.startswith(b):
-            return f"{INTL_A[first]} {INTL_B[b]}{rest[len(b):]}"
+            return f"{INTL_A[first]} {INTL_B[b]}{rest[len(b) :]}"
     raise ValueError(f"not a generated account name: {name}")
 
 
@@ -314,6 +388,28 @@ def money(cents: int) -> str:
 def month_start(index: int) -> date:
     year, month = divmod(START.month - 1 + index, 12)
     return date(START.year + year, month + 1, 1)
+
+
+# Currencies the demo accounts may bill in, with the level of their rate into EUR and how
+# far it swings: about the ECB monthly averages of 2015-2026.
+FX_LEVELS = {"USD": (0.90, 0.06), "GBP": (1.16, 0.05), "JPY": (0.0068, 0.0008)}
+FX_FIRST = date(2015, 1, 1)
+"""The first month of the demo's FX rates: before every date in the demo data."""
+
+
+def fx_rates() -> Iterator[tuple[str, str, str]]:
+    """Monthly average rates into EUR, month, currency, rate, from FX_FIRST to END's month.
+
+    A fixed formula, not the random generator: the rest of the demo data stays as it was.
+    """
+    months = (END.year - FX_FIRST.year) * 12 + END.month - FX_FIRST.month + 1
+    for index in range(months):
+        year, month = divmod(FX_FIRST.month - 1 + index, 12)
+        label = f"{FX_FIRST.year + year:04d}-{month + 1:02d}"
+        for phase, (currency, (level, swing)) in enumerate(FX_LEVELS.items()):
+            wave = math.sin(index / 9 + phase * 2) + 0.35 * math.sin(index / 2.3 + phase)
+            digits = 6 if level < 0.1 else 4
+            yield label, currency, f"{level + swing * wave / 1.35:.{digits}f}"
 
 
 def days_in_month(first: date) -> int:
@@ -420,6 +516,7 @@ COLUMNS = {
         "higher_is_better",
     ],
     "value_factors": ["factor", "weight", "description"],
+    "fx_rates": ["month", "currency", "rate"],
     "account_scores": ["account_id", "factor", "score", "scored_on", "scored_by"],
 }
 
@@ -461,6 +558,8 @@ def generate(
             emit("products", [product_id, name, line])
     for factor, weight, description in VALUE_FACTORS:
         emit("value_factors", [factor, f"{weight:.2f}", description])
+    for month, currency, rate in fx_rates():
+        emit("fx_rates", [month, currency, rate])
 
     plans = _plan_accounts(rng, accounts)
     for plan in plans if names == "intl" else ():

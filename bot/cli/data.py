@@ -74,7 +74,9 @@ def run_import(paths: list[Path], *, allow_any_date: bool = False) -> ImportRepo
             bar.update(tasks[name], completed=done, total=max(total, done))
 
         try:
-            report = import_paths(services.engine, paths, progress, limits)
+            report = import_paths(
+                services.engine, paths, progress, limits, settings.kam_reporting_currency
+            )
         except ImportFailed as exc:
             for warning in exc.warnings:
                 warn(warning)
