@@ -138,7 +138,7 @@ def build_assistant(
     `model`: a chat model instead of KAM_LLM's (evals: the red team's obedient model).
     """
     services = services or build_services(settings)
-    prompts = Prompts()
+    prompts = Prompts(currency=settings.kam_reporting_currency, locale=settings.kam_locale)
     # The model loads here, in this thread: loaded on a background thread while this one
     # imported other packages, torch came out partially initialised now and then and
     # crashed answer workers at start (seen in `make bench-soak`).

@@ -4,27 +4,41 @@ the offline model's vocabulary and training files. Imports nothing of the projec
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
+from babel import Locale
+from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 PROMPTS_DIR = Path(__file__).resolve().parent
 
 
-def money(value: float | None) -> str:
-    """Currency units with thousands separators; cents only for small amounts."""
+def money(value: float | None, currency: str | None = None, locale: str = "en") -> str:
+    """An amount for people, cents only under 1,000: with a currency, as the locale writes it
+    (Babel): '€1,157,322', '1.157.322 €' in de, 'SGD12.50', never a bare '$' for other money;
+    without one, the bare number ('1,157,322')."""
     if value is None:
         return "n/a"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
+    if currency is None:
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
+    if abs(value) >= 1000:
+        # The locale's own pattern without its decimals: whole units for large amounts.
+        pattern = Locale.parse(locale).currency_formats["standard"].pattern.replace(".00", "")
+        return format_currency(round(value), currency, pattern, locale=locale,
+                               currency_digits=False)
+    return format_currency(value, currency, locale=locale)
 
 
-def fmt(value: float | str | None, unit: str | None = None) -> str:
-    """A KPI value in the unit a tool gave it ('currency', '%', 'NPS -100..100', ...)."""
+def fmt(value: float | str | None, unit: str | None = None, currency: str | None = None,
+        locale: str = "en") -> str:
+    """A KPI value in the unit a tool gave it ('currency', '%', 'NPS -100..100', ...); money in
+    `currency` when given."""
     if value is None:
         return "n/a"
     unit = unit or ""
     if unit == "currency":
-        return money(float(value))
+        return money(float(value), currency, locale)
     if unit == "%":
         return f"{float(value):.1f}%"
     if unit.startswith("NPS"):
@@ -82,7 +96,7 @@ THIN_EVIDENCE = 3  # fewer survey responses than this: say the figure rests on l
 HIDDEN_INPUTS = {"signs_fired", "signs_not_fired", "kinds", "splits", "as_of", "subject", "band"}
 
 
-def _input_value(key: str, value: object) -> str | None:
+def _input_value(key: str, value: object, currency: str | None, locale: str) -> str | None:
     """One input of a KPI's working, for people; None when there is nothing to show."""
     if value is None or value == [] or value == {}:
         return None
@@ -91,7 +105,7 @@ def _input_value(key: str, value: object) -> str | None:
     if isinstance(value, dict) and {"start", "end"} <= set(value):
         return f"{value['start']} to {value['end']}"
     if key in MONEY_INPUTS and isinstance(value, int | float):
-        return money(float(value))
+        return money(float(value), currency, locale)
     if key.endswith("_pct") and isinstance(value, int | float):
         return f"{value:.1f}%"
     if isinstance(value, list):
@@ -115,13 +129,13 @@ def _list_item(item: object) -> str | None:
     return None if item is None else str(item)
 
 
-def working(inputs: dict, kpi: str = "") -> str:
+def working(inputs: dict, kpi: str = "", currency: str | None = None, locale: str = "en") -> str:
     """A KPI's inputs as one line for people: "Working: revenue 1,157,322; cost 613,932."."""
     shown = []
     for key, value in inputs.items():
         if key in HIDDEN_INPUTS:
             continue
-        text = _input_value(key, value)
+        text = _input_value(key, value, currency, locale)
         if text is not None:
             shown.append(f"{humanize(key).lower()}: {text}")
     line = f"Working: {'; '.join(shown)}." if shown else ""
@@ -159,9 +173,14 @@ def humanize(name: str) -> str:
 
 
 class Prompts:
-    """Renders `prompts/<name>` with Jinja2; a missing variable is an error, not a blank."""
+    """Renders `prompts/<name>` with Jinja2; a missing variable is an error, not a blank.
 
-    def __init__(self, directory: Path = PROMPTS_DIR):
+    Money is written in `currency` (the reporting currency) as `locale` writes it; a template
+    names another currency where it means one (`amount | money(currency="USD")`)."""
+
+    def __init__(
+        self, directory: Path = PROMPTS_DIR, currency: str | None = None, locale: str = "en"
+    ):
         self.env = Environment(
             loader=FileSystemLoader(directory),
             undefined=StrictUndefined,
@@ -171,8 +190,10 @@ class Prompts:
             autoescape=False,  # markdown for people; Slack escaping happens in bot/slack/blocks.py
         )
         self.env.filters.update(
-            money=money, fmt=fmt, humanize=humanize, gist=gist, person=person, kpi_label=kpi_label,
-            working=working,
+            money=partial(money, currency=currency, locale=locale),
+            fmt=partial(fmt, currency=currency, locale=locale),
+            humanize=humanize, gist=gist, person=person, kpi_label=kpi_label,
+            working=partial(working, currency=currency, locale=locale),
         )
 
     def render(self, name: str, **values: object) -> str:

@@ -15,7 +15,7 @@ Which month's rate an amount takes (docs/kpis.md, "Currencies"):
 | orders | revenue, cost (per order line) | `order_date` |
 | cost_to_serve | amount | `period_end` |
 | opportunities | amount | `closed_on`, or `created_on` while open |
-| contracts | annual_value | `start_date` |
+| contracts | annual_value | `start_date` (the latest month with a rate, when it starts later) |
 | accounts | wallet_estimate (undated) | the latest month with a rate |
 """
 
@@ -40,10 +40,12 @@ def local_column(column: str) -> str:
 @dataclass(frozen=True)
 class Conversion:
     """The money columns of one table (reporting-currency names) and the date column whose
-    month's rate converts a row (None: the latest month's rate)."""
+    month's rate converts a row (None: the latest month's rate). A `planned` amount dated
+    after the last month with a rate (a contract that starts next year) takes the latest."""
 
     columns: tuple[str, ...]
     date_column: Callable[[dict[str, Any]], str | None]
+    planned: bool = False
 
 
 def _fixed(column: str | None) -> Callable[[dict[str, Any]], str | None]:
@@ -62,7 +64,7 @@ CONVERSIONS: dict[str, Conversion] = {
     "orders": Conversion(("revenue_cents", "cost_cents"), _fixed("order_date")),
     "cost_to_serve": Conversion(("amount_cents",), _fixed("period_end")),
     "opportunities": Conversion(("amount_cents",), _closed_or_created),
-    "contracts": Conversion(("annual_value_cents",), _fixed("start_date")),
+    "contracts": Conversion(("annual_value_cents",), _fixed("start_date"), planned=True),
 }
 
 
@@ -123,9 +125,13 @@ class Rates:
     def accounts_in(self, currencies: set[str]) -> set[str]:
         return {a for a, c in self._currencies.items() if c in currencies}
 
-    def rate(self, currency: str, day: date | None) -> Decimal | None:
-        """The rate of `day`'s month (None: of the latest month with a rate)."""
-        month = self._latest.get(currency) if day is None else day.replace(day=1)
+    def rate(self, currency: str, day: date | None, planned: bool = False) -> Decimal | None:
+        """The rate of `day`'s month (None: of the latest month with a rate; so too, when
+        `planned`, for a day after the latest month)."""
+        latest = self._latest.get(currency)
+        month = latest if day is None else day.replace(day=1)
+        if planned and latest is not None and month is not None and month > latest:
+            month = latest
         return None if month is None else self._rates.get((currency, month))
 
     def coverage(self, currency: str) -> str:
@@ -147,7 +153,7 @@ class Rates:
             return None
         column = conversion.date_column(row)
         day = None if column is None else row[column]
-        if self.rate(currency, day) is not None:
+        if self.rate(currency, day, conversion.planned) is not None:
             return None
         when = "" if day is None else f" for {month_label(day)}"
         return f"no {currency} rate{when}; {self.coverage(currency)}: add the missing months"
@@ -166,7 +172,7 @@ class Rates:
                     row[column] = row[local]
                 continue
             dated = conversion.date_column(row)
-            rate = self.rate(currency, None if dated is None else row[dated])
+            rate = self.rate(currency, None if dated is None else row[dated], conversion.planned)
             if rate is None:
                 raise ValueError(f"no {currency} rate for a row of {table}")
             for column, local in pairs:

@@ -121,13 +121,22 @@ def demo_data_command(
     load: bool = typer.Option(True, "--import/--no-import", help="Import the files afterwards."),
     names: Literal["default", "intl"] = typer.Option(
         "default", help="intl: the same data with international names (accents, apostrophes)."),
+    currencies: bool = typer.Option(
+        False, "--currencies",
+        help="Bill North American accounts in USD, APAC in SGD and a third of EMEA in GBP "
+        "(the same business; rates into EUR in fx_rates.csv)."),
 ) -> None:
     """Generate realistic, deterministic demo CSVs and import them."""
     started = time.perf_counter()
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task("generating accounts", total=accounts)
         summary = generate(
-            out, accounts, seed, lambda done, total: bar.update(task, completed=done), names
+            out,
+            accounts,
+            seed,
+            lambda done, total: bar.update(task, completed=done),
+            names,
+            currencies,
         )
     console.print(
         f"Wrote {sum(summary.rows.values()):,} rows ({summary.rows['orders']:,} order lines) "

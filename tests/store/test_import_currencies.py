@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from store.importer import ImportFailed, import_paths
-from store.models import Account, AccountMonthly, Order
+from store.models import Account, AccountMonthly, Contract, Order
 
 ACCOUNTS = (
     "account_id,name,owner_user_id,wallet_estimate,currency\n"
@@ -224,3 +224,24 @@ def test_rates_are_into_the_reporting_currency_given_to_the_import(engine, base_
     import_paths(engine, paths, reporting_currency="USD")
 
     assert order_amounts(engine)["O1"] == (108500, 100000, 0)
+
+
+def test_a_contract_starting_after_the_last_rate_takes_the_latest_rate(engine, files,
+                                                                       import_files):
+    contracts = "contract_id,account_id,start_date,end_date,annual_value\n" \
+                "K1,A2,2026-07-01,2027-06-30,1000.00\n"
+    import_files({**files, "contracts.csv": contracts})
+
+    with engine.connect() as conn:
+        stmt = select(Contract.annual_value_cents, Contract.annual_value_local_cents)
+        assert tuple(conn.execute(stmt).one()) == (90010, 100000)  # the 2026-02 rate
+
+
+def test_a_contract_starting_before_the_first_rate_is_an_error(files, import_errors):
+    contracts = "contract_id,account_id,start_date,end_date,annual_value\n" \
+                "K1,A2,2025-12-01,2026-11-30,1000.00\n"
+
+    assert import_errors({**files, "contracts.csv": contracts}) == [
+        "contracts.csv:2: start_date: no USD rate for 2025-12; fx_rates.csv has USD rates for "
+        "2026-01 to 2026-02: add the missing months"
+    ]
