@@ -4,10 +4,12 @@ the offline model's vocabulary and training files. Imports nothing of the projec
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
 
 from babel import Locale
+from babel.dates import format_interval
 from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -48,6 +50,31 @@ def fmt(value: float | str | None, unit: str | None = None, currency: str | None
     if isinstance(value, float):
         return f"{value:,.2f}"
     return str(value)
+
+
+def period_name(period: dict, fiscal_start: int = 1, locale: str = "en") -> str:
+    """A period for people: 'Q3 FY26 (Jan 1 – Mar 31, 2026)' for a fiscal quarter of a year
+    starting in month `fiscal_start` (FY26 ends in 2026), 'FY26 (…)' or 'H1 FY26 (…)';
+    calendar years and quarters by the year ('Q3 2026 (…)'); other periods by their dates,
+    as the locale writes them. `period` is {"start": …, "end": …} (ISO dates or dates)."""
+    start = date.fromisoformat(str(period["start"]))
+    end = date.fromisoformat(str(period["end"]))
+    dates = format_interval(start, end, "yMMMd", locale=locale)
+    name = _fiscal_name(start, end, fiscal_start)
+    return f"{name} ({dates})" if name else dates
+
+
+def _fiscal_name(start: date, end: date, fiscal_start: int) -> str | None:
+    if start.day != 1 or (end + timedelta(days=1)).day != 1:
+        return None
+    months = (end.year * 12 + end.month) - (start.year * 12 + start.month) + 1
+    offset = (start.month - fiscal_start) % 12  # months into the fiscal year
+    fiscal_year = start.year + (1 if fiscal_start != 1 and start.month >= fiscal_start else 0)
+    year = str(fiscal_year) if fiscal_start == 1 else f"FY{fiscal_year % 100:02d}"
+    for length, prefix in ((12, ""), (6, "H"), (3, "Q")):
+        if months == length and offset % length == 0:
+            return f"{prefix}{offset // length + 1} {year}" if prefix else year
+    return None
 
 
 def _sentences(text: str) -> str:
@@ -176,10 +203,15 @@ class Prompts:
     """Renders `prompts/<name>` with Jinja2; a missing variable is an error, not a blank.
 
     Money is written in `currency` (the reporting currency) as `locale` writes it; a template
-    names another currency where it means one (`amount | money(currency="USD")`)."""
+    names another currency where it means one (`amount | money(currency="USD")`). Periods
+    are named in the fiscal year starting in month `fiscal_start` (`period_name`)."""
 
     def __init__(
-        self, directory: Path = PROMPTS_DIR, currency: str | None = None, locale: str = "en"
+        self,
+        directory: Path = PROMPTS_DIR,
+        currency: str | None = None,
+        locale: str = "en",
+        fiscal_start: int = 1,
     ):
         self.env = Environment(
             loader=FileSystemLoader(directory),
@@ -194,6 +226,7 @@ class Prompts:
             fmt=partial(fmt, currency=currency, locale=locale),
             humanize=humanize, gist=gist, person=person, kpi_label=kpi_label,
             working=partial(working, currency=currency, locale=locale),
+            period_name=partial(period_name, fiscal_start=fiscal_start, locale=locale),
         )
 
     def render(self, name: str, **values: object) -> str:

@@ -88,3 +88,5 @@ class ClvConfig:
 class KpiConfig:
     churn: ChurnConfig = field(default_factory=ChurnConfig)
     clv: ClvConfig = field(default_factory=ClvConfig)
+    # The month the fiscal year starts in (KAM_FISCAL_YEAR_START): quarters are its quarters.
+    fiscal_year_start: int = 1
