@@ -70,7 +70,8 @@ def build_services(settings: Settings, *, migrate: bool = True, create: bool = T
 def build_tools(services: Services, index, prompts: Prompts) -> list:
     """The agent's tool allowlist: account tools and guidance search that only read, and
     the drafting tools, of which `draft_account_plan` alone writes (the plan it saves)."""
-    config = KpiConfig(fiscal_year_start=services.settings.kam_fiscal_year_start)
+    config = KpiConfig(fiscal_year_start=services.settings.kam_fiscal_year_start,
+                       reporting_currency=services.settings.kam_reporting_currency)
     return [
         *make_account_tools(services.reads, config=config),
         *make_guidance_tools(index),

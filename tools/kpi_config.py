@@ -90,3 +90,5 @@ class KpiConfig:
     clv: ClvConfig = field(default_factory=ClvConfig)
     # The month the fiscal year starts in (KAM_FISCAL_YEAR_START): quarters are its quarters.
     fiscal_year_start: int = 1
+    # KAM_REPORTING_CURRENCY, named in tool results (None: "currency units").
+    reporting_currency: str | None = None
