@@ -52,15 +52,18 @@ def fmt(value: float | str | None, unit: str | None = None, currency: str | None
     return str(value)
 
 
-def period_name(period: dict, fiscal_start: int = 1, locale: str = "en") -> str:
+def period_name(
+    period: dict, label: str | None = None, fiscal_start: int = 1, locale: str = "en"
+) -> str:
     """A period for people: 'Q3 FY26 (Jan 1 – Mar 31, 2026)' for a fiscal quarter of a year
     starting in month `fiscal_start` (FY26 ends in 2026), 'FY26 (…)' or 'H1 FY26 (…)';
-    calendar years and quarters by the year ('Q3 2026 (…)'); other periods by their dates,
-    as the locale writes them. `period` is {"start": …, "end": …} (ISO dates or dates)."""
+    calendar years and quarters by the year ('Q3 2026 (…)'); other periods by `label` if
+    given ('the last 6 months (…)'), else by their dates alone, as the locale writes them.
+    `period` is {"start": …, "end": …} (ISO dates or dates)."""
     start = date.fromisoformat(str(period["start"]))
     end = date.fromisoformat(str(period["end"]))
     dates = format_interval(start, end, "yMMMd", locale=locale)
-    name = _fiscal_name(start, end, fiscal_start)
+    name = _fiscal_name(start, end, fiscal_start) or label
     return f"{name} ({dates})" if name else dates
 
 

@@ -61,5 +61,13 @@ def test_quarter_comparisons_use_fiscal_quarters_across_a_year_boundary_and_a_le
 def test_periods_are_named_in_fiscal_terms_with_their_dates(start, end, fiscal_start, locale,
                                                            name):
     # Babel (CLDR) sets the dash between thin spaces.
-    shown = period_name({"start": start, "end": end}, fiscal_start, locale)
+    shown = period_name({"start": start, "end": end}, None, fiscal_start, locale)
     assert shown == name.replace(" – ", "\u2009–\u2009")
+
+
+def test_a_period_that_is_no_fiscal_quarter_or_year_keeps_its_words_with_its_dates():
+    shown = period_name({"start": "2026-04-01", "end": "2026-09-30"}, "the last 6 months", 4)
+
+    assert shown == "H1 FY27 (Apr 1\u2009–\u2009Sep 30, 2026)"  # a fiscal half: its name
+    assert period_name({"start": "2026-03-17", "end": "2026-09-30"}, "since March 2026") == (
+        "since March 2026 (Mar 17\u2009–\u2009Sep 30, 2026)")
