@@ -55,11 +55,8 @@ def make_engine(
         if not create and make_url(url).query.get("uri") != "true":
             # SQLite's URI form with mode=rw opens an existing file only.
             uri = f"file:{quote(str(path.resolve()))}?mode=rw"
-            options = {
-                "creator": lambda: sqlite3.connect(
-                    uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False
-                )
-            }
+            options = {"creator": lambda: sqlite3.connect(
+                uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False)}
         engine = create_engine(url, echo=echo, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         if read_only:

@@ -200,100 +200,26 @@ NAME_C = ["", " Inc", " Ltd", " GmbH", " AG", " SA", " Group", " Holdings", " Co
 # apostrophes and ampersands as real customer and colleague names have them. Every name
 # maps one to one, so the stories, figures and owners are those of the default names.
 INTL_STORY_NAMES = {
-    "A0001": "Müller Maschinenbau",
-    "A0002": "Müller Lebensmittel",
-    "A0003": "Ålesund Logistikk",
-    "A0004": "O'Hara & Daughters",
-    "A0005": "Halcyon Hospital Group",
-    "A0006": "Zürich Komponenten AG",
-    "A0007": "Søndergaard Retail Group",
-    "A0008": "Łódź Pharma",
+    "A0001": "Müller Maschinenbau", "A0002": "Müller Lebensmittel", "A0003": "Ålesund Logistikk",
+    "A0004": "O'Hara & Daughters", "A0005": "Halcyon Hospital Group",
+    "A0006": "Zürich Komponenten AG", "A0007": "Søndergaard Retail Group", "A0008": "Łódź Pharma",
 }
 INTL_USER_NAMES = {
-    "u_mgr_north": "María Núñez",
-    "u_mgr_south": "Søren Okafor",
-    "u_kam_anna": "Zoë Ødegaard",
-    "u_kam_ben": "Björn Carvalho",
-    "u_kam_chloe": "Chloé Lefèvre",
-    "u_kam_dev": "Dhruv Patil",
-    "u_kam_emma": "Renée Fischer",
-    "u_kam_felix": "Félix García",
+    "u_mgr_north": "María Núñez", "u_mgr_south": "Søren Okafor", "u_kam_anna": "Zoë Ødegaard",
+    "u_kam_ben": "Björn Carvalho", "u_kam_chloe": "Chloé Lefèvre", "u_kam_dev": "Dhruv Patil",
+    "u_kam_emma": "Renée Fischer", "u_kam_felix": "Félix García",
 }
-INTL_A = dict(
-    zip(
-        NAME_A,
-        [
-            "Nordström",
-            "Bäcker",
-            "Château",
-            "Crédit",
-            "Société",
-            "Øresund",
-            "Lindqvist",
-            "Kraków",
-            "Sågverk",
-            "Jönköping",
-            "Malmö",
-            "Göteborg",
-            "Zaragoza",
-            "Córdoba",
-            "Málaga",
-            "Genève",
-            "Düsseldorf",
-            "Münster",
-            "Tromsø",
-            "Århus",
-            "Reykjavík",
-            "Brașov",
-            "Plzeň",
-            "Győr",
-            "Ærø",
-            "Ísafjörður",
-            "Côte",
-            "Río",
-            "Niña",
-            "Perón",
-            "Fjäll",
-            "Håkon",
-            "Ångström",
-            "Jürgen",
-            "Åkesson",
-            "Ørsted",
-        ],
-        strict=True,
-    )
-)
-INTL_B = dict(
-    zip(
-        NAME_B,
-        [
-            "Lebensmittel",
-            "Logística",
-            "Santé",
-            "Détail",
-            "Énergie",
-            "Motoren",
-            "Kemi",
-            "Systèmes",
-            "Fabrik",
-            "Laboratoires",
-            "Farmacéutica",
-            "Frakt",
-            "Métaux",
-            "Textil",
-            "Emballage",
-            "Dynamik",
-            "Robótica",
-            "Minería",
-            "Marítima",
-            "Aéronautique",
-            "Alimentos Grupo",
-            "Servicios",
-            "Plásticos",
-        ],
-        strict=True,
-    )
-)
+INTL_A = dict(zip(NAME_A, [
+    "Nordström", "Bäcker", "Château", "Crédit", "Société", "Øresund", "Lindqvist", "Kraków",
+    "Sågverk", "Jönköping", "Malmö", "Göteborg", "Zaragoza", "Córdoba", "Málaga", "Genève",
+    "Düsseldorf", "Münster", "Tromsø", "Århus", "Reykjavík", "Brașov", "Plzeň", "Győr", "Ærø",
+    "Ísafjörður", "Côte", "Río", "Niña", "Perón", "Fjäll", "Håkon", "Ångström", "Jürgen", "Åkesson",
+    "Ørsted"], strict=True))
+INTL_B = dict(zip(NAME_B, [
+    "Lebensmittel", "Logística", "Santé", "Détail", "Énergie", "Motoren", "Kemi", "Systèmes",
+    "Fabrik", "Laboratoires", "Farmacéutica", "Frakt", "Métaux", "Textil", "Emballage", "Dynamik",
+    "Robótica", "Minería", "Marítima", "Aéronautique", "Alimentos Grupo", "Servicios",
+    "Plásticos"], strict=True))
 
 
 def intl_name(account_id: str, name: str) -> str:
@@ -304,7 +230,7 @@ def intl_name(account_id: str, name: str) -> str:
     first, rest = name.split(" ", 1)
     for b in sorted(NAME_B, key=len, reverse=True):
         if rest.startswith(b):
-            return f"{INTL_A[first]} {INTL_B[b]}{rest[len(b) :]}"
+            return f"{INTL_A[first]} {INTL_B[b]}{rest[len(b):]}"
     raise ValueError(f"not a generated account name: {name}")
 
 
@@ -536,7 +462,7 @@ def generate(
 ) -> DemoSummary:
     """Write the demo CSV files into `out_dir`; return row counts per table. `names="intl"`
     gives the same data set with international names (accents, apostrophes); `currencies`
-    the same business billed in USD, GBP and JPY by some accounts (`bill_in_currencies`)."""
+    the same business billed in USD, GBP and SGD by some accounts (`bill_in_currencies`)."""
     if accounts < MIN_ACCOUNTS:
         raise ValueError(f"--accounts must be at least {MIN_ACCOUNTS} (the demo stories need them)")
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1013,4 +1013,6 @@ def _refresh_aggregate(
         return
     for part in chunked(sorted(account_ids), 500):
         conn.execute(delete(model).where(model.account_id.in_(part)))
-        conn.execute(insert(model).from_select(columns, aggregate.where(source_account.in_(part))))
+        conn.execute(
+            insert(model).from_select(columns, aggregate.where(source_account.in_(part)))
+        )
