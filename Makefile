@@ -46,8 +46,9 @@ bench-import: $(STAMP)
 bench-retrieval: $(STAMP)
 	$(PY) benchmarks/retrieval_bench.py
 
+# CURRENCIES=1: on the scale data set billed in four currencies (converted at import).
 bench-kpi: $(STAMP)
-	$(PY) benchmarks/kpi_bench.py
+	$(PY) benchmarks/kpi_bench.py $(if $(CURRENCIES),--currencies)
 
 bench-agent: $(STAMP)
 	$(PY) benchmarks/agent_bench.py

@@ -9,9 +9,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from babel import Locale, UnknownLocaleError
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from store.rows import currency_code
 
 # Environment variables with these prefixes are ours: an unknown one is a typo.
 OWN_PREFIXES = ("KAM_",)
@@ -54,6 +57,13 @@ class Settings(BaseSettings):
     )
     kam_fiscal_year_start: int = Field(
         1, ge=1, le=12, description="Month the fiscal year starts in (1 = January)."
+    )
+    kam_reporting_currency: str = Field(
+        "EUR",
+        description="ISO 4217 code every KPI is reported in; fx_rates.csv rates are into it.",
+    )
+    kam_locale: str = Field(
+        "en", description="Locale amounts and dates are written in (e.g. en, en_US, de, fr_CH)."
     )
     kam_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     kam_max_amount: Decimal = Field(
@@ -116,6 +126,20 @@ class Settings(BaseSettings):
     kam_shutdown_grace_s: float = Field(
         25.0, ge=0, le=600, description="On SIGTERM, how long answers under way may take to finish."
     )
+
+    @field_validator("kam_reporting_currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        return currency_code(value)
+
+    @field_validator("kam_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        try:
+            Locale.parse(value)
+        except (ValueError, UnknownLocaleError):
+            raise ValueError("unknown locale; use a code such as en, en_US, de or fr_CH") from None
+        return value
 
     @field_validator("database_url", "database_read_url")
     @classmethod

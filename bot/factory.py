@@ -35,6 +35,7 @@ from store.ratelimit import RateLimit
 from tools.accounts import make_account_tools
 from tools.drafting import make_drafting_tools
 from tools.guidance import make_guidance_tools
+from tools.kpi_config import KpiConfig
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,13 @@ def build_services(settings: Settings, *, migrate: bool = True, create: bool = T
 def build_tools(services: Services, index, prompts: Prompts) -> list:
     """The agent's tool allowlist: account tools and guidance search that only read, and
     the drafting tools, of which `draft_account_plan` alone writes (the plan it saves)."""
+    config = KpiConfig(fiscal_year_start=services.settings.kam_fiscal_year_start,
+                       reporting_currency=services.settings.kam_reporting_currency)
     return [
-        *make_account_tools(services.reads),
+        *make_account_tools(services.reads, config=config),
         *make_guidance_tools(index),
         *make_drafting_tools(services.reads, index, prompts, services.settings.out_dir,
-                             plans=services.sessions),
+                             config=config, plans=services.sessions),
     ]
 
 
@@ -155,7 +158,8 @@ def build_assistant(
     `model`: a chat model instead of KAM_LLM's (evals: the red team's obedient model).
     """
     services = services or build_services(settings)
-    prompts = Prompts()
+    prompts = Prompts(currency=settings.kam_reporting_currency, locale=settings.kam_locale,
+                      fiscal_start=settings.kam_fiscal_year_start)
     # The model loads here, in this thread: loaded on a background thread while this one
     # imported other packages, torch came out partially initialised now and then and
     # crashed answer workers at start (seen in `make bench-soak`).

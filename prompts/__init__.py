@@ -4,27 +4,43 @@ the offline model's vocabulary and training files. Imports nothing of the projec
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
+from babel import Locale
+from babel.dates import format_interval
+from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 PROMPTS_DIR = Path(__file__).resolve().parent
 
 
-def money(value: float | None) -> str:
-    """Currency units with thousands separators; cents only for small amounts."""
+def money(value: float | None, currency: str | None = None, locale: str = "en") -> str:
+    """An amount for people, cents only under 1,000: with a currency, as the locale writes it
+    (Babel): '€1,157,322', '1.157.322 €' in de, 'SGD12.50', never a bare '$' for other money;
+    without one, the bare number ('1,157,322')."""
     if value is None:
         return "n/a"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
+    if currency is None:
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
+    if abs(value) >= 1000:
+        # The locale's own pattern without its decimals: whole units for large amounts.
+        pattern = Locale.parse(locale).currency_formats["standard"].pattern.replace(".00", "")
+        return format_currency(round(value), currency, pattern, locale=locale,
+                               currency_digits=False)
+    return format_currency(value, currency, locale=locale)
 
 
-def fmt(value: float | str | None, unit: str | None = None) -> str:
-    """A KPI value in the unit a tool gave it ('currency', '%', 'NPS -100..100', ...)."""
+def fmt(value: float | str | None, unit: str | None = None, currency: str | None = None,
+        locale: str = "en") -> str:
+    """A KPI value in the unit a tool gave it ('currency', '%', 'NPS -100..100', ...); money in
+    `currency` when given."""
     if value is None:
         return "n/a"
     unit = unit or ""
     if unit == "currency":
-        return money(float(value))
+        return money(float(value), currency, locale)
     if unit == "%":
         return f"{float(value):.1f}%"
     if unit.startswith("NPS"):
@@ -34,6 +50,34 @@ def fmt(value: float | str | None, unit: str | None = None) -> str:
     if isinstance(value, float):
         return f"{value:,.2f}"
     return str(value)
+
+
+def period_name(
+    period: dict, label: str | None = None, fiscal_start: int = 1, locale: str = "en"
+) -> str:
+    """A period for people: 'Q3 FY26 (Jan 1 – Mar 31, 2026)' for a fiscal quarter of a year
+    starting in month `fiscal_start` (FY26 ends in 2026), 'FY26 (…)' or 'H1 FY26 (…)';
+    calendar years and quarters by the year ('Q3 2026 (…)'); other periods by `label` if
+    given ('the last 6 months (…)'), else by their dates alone, as the locale writes them.
+    `period` is {"start": …, "end": …} (ISO dates or dates)."""
+    start = date.fromisoformat(str(period["start"]))
+    end = date.fromisoformat(str(period["end"]))
+    dates = format_interval(start, end, "yMMMd", locale=locale)
+    name = _fiscal_name(start, end, fiscal_start) or label
+    return f"{name} ({dates})" if name else dates
+
+
+def _fiscal_name(start: date, end: date, fiscal_start: int) -> str | None:
+    if start.day != 1 or (end + timedelta(days=1)).day != 1:
+        return None
+    months = (end.year * 12 + end.month) - (start.year * 12 + start.month) + 1
+    offset = (start.month - fiscal_start) % 12  # months into the fiscal year
+    fiscal_year = start.year + (1 if fiscal_start != 1 and start.month >= fiscal_start else 0)
+    year = str(fiscal_year) if fiscal_start == 1 else f"FY{fiscal_year % 100:02d}"
+    for length, prefix in ((12, ""), (6, "H"), (3, "Q")):
+        if months == length and offset % length == 0:
+            return f"{prefix}{offset // length + 1} {year}" if prefix else year
+    return None
 
 
 def _sentences(text: str) -> str:
@@ -82,7 +126,7 @@ THIN_EVIDENCE = 3  # fewer survey responses than this: say the figure rests on l
 HIDDEN_INPUTS = {"signs_fired", "signs_not_fired", "kinds", "splits", "as_of", "subject", "band"}
 
 
-def _input_value(key: str, value: object) -> str | None:
+def _input_value(key: str, value: object, currency: str | None, locale: str) -> str | None:
     """One input of a KPI's working, for people; None when there is nothing to show."""
     if value is None or value == [] or value == {}:
         return None
@@ -91,7 +135,7 @@ def _input_value(key: str, value: object) -> str | None:
     if isinstance(value, dict) and {"start", "end"} <= set(value):
         return f"{value['start']} to {value['end']}"
     if key in MONEY_INPUTS and isinstance(value, int | float):
-        return money(float(value))
+        return money(float(value), currency, locale)
     if key.endswith("_pct") and isinstance(value, int | float):
         return f"{value:.1f}%"
     if isinstance(value, list):
@@ -115,13 +159,13 @@ def _list_item(item: object) -> str | None:
     return None if item is None else str(item)
 
 
-def working(inputs: dict, kpi: str = "") -> str:
+def working(inputs: dict, kpi: str = "", currency: str | None = None, locale: str = "en") -> str:
     """A KPI's inputs as one line for people: "Working: revenue 1,157,322; cost 613,932."."""
     shown = []
     for key, value in inputs.items():
         if key in HIDDEN_INPUTS:
             continue
-        text = _input_value(key, value)
+        text = _input_value(key, value, currency, locale)
         if text is not None:
             shown.append(f"{humanize(key).lower()}: {text}")
     line = f"Working: {'; '.join(shown)}." if shown else ""
@@ -159,9 +203,19 @@ def humanize(name: str) -> str:
 
 
 class Prompts:
-    """Renders `prompts/<name>` with Jinja2; a missing variable is an error, not a blank."""
+    """Renders `prompts/<name>` with Jinja2; a missing variable is an error, not a blank.
 
-    def __init__(self, directory: Path = PROMPTS_DIR):
+    Money is written in `currency` (the reporting currency) as `locale` writes it; a template
+    names another currency where it means one (`amount | money(currency="USD")`). Periods
+    are named in the fiscal year starting in month `fiscal_start` (`period_name`)."""
+
+    def __init__(
+        self,
+        directory: Path = PROMPTS_DIR,
+        currency: str | None = None,
+        locale: str = "en",
+        fiscal_start: int = 1,
+    ):
         self.env = Environment(
             loader=FileSystemLoader(directory),
             undefined=StrictUndefined,
@@ -171,8 +225,11 @@ class Prompts:
             autoescape=False,  # markdown for people; Slack escaping happens in bot/slack/blocks.py
         )
         self.env.filters.update(
-            money=money, fmt=fmt, humanize=humanize, gist=gist, person=person, kpi_label=kpi_label,
-            working=working,
+            money=partial(money, currency=currency, locale=locale),
+            fmt=partial(fmt, currency=currency, locale=locale),
+            humanize=humanize, gist=gist, person=person, kpi_label=kpi_label,
+            working=partial(working, currency=currency, locale=locale),
+            period_name=partial(period_name, fiscal_start=fiscal_start, locale=locale),
         )
 
     def render(self, name: str, **values: object) -> str:

@@ -316,6 +316,27 @@ def month_start(index: int) -> date:
     return date(START.year + year, month + 1, 1)
 
 
+# Currencies the demo accounts may bill in, with the level of their rate into EUR and how
+# far it swings: about the ECB monthly averages of 2015-2026.
+FX_LEVELS = {"USD": (0.90, 0.06), "GBP": (1.16, 0.05), "SGD": (0.67, 0.03)}
+FX_FIRST = date(2015, 1, 1)
+"""The first month of the demo's FX rates: before every date in the demo data."""
+
+
+def fx_rates() -> Iterator[tuple[str, str, str]]:
+    """Monthly average rates into EUR, month, currency, rate, from FX_FIRST to END's month.
+
+    A fixed formula, not the random generator: the rest of the demo data stays as it was.
+    """
+    months = (END.year - FX_FIRST.year) * 12 + END.month - FX_FIRST.month + 1
+    for index in range(months):
+        year, month = divmod(FX_FIRST.month - 1 + index, 12)
+        label = f"{FX_FIRST.year + year:04d}-{month + 1:02d}"
+        for phase, (currency, (level, swing)) in enumerate(FX_LEVELS.items()):
+            wave = math.sin(index / 9 + phase * 2) + 0.35 * math.sin(index / 2.3 + phase)
+            yield label, currency, f"{level + swing * wave / 1.35:.4f}"
+
+
 def days_in_month(first: date) -> int:
     nxt = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
     return (nxt - first).days
@@ -420,6 +441,7 @@ COLUMNS = {
         "higher_is_better",
     ],
     "value_factors": ["factor", "weight", "description"],
+    "fx_rates": ["month", "currency", "rate"],
     "account_scores": ["account_id", "factor", "score", "scored_on", "scored_by"],
 }
 
@@ -436,9 +458,11 @@ def generate(
     seed: int = 7,
     progress: Callable[[int, int], None] | None = None,
     names: Literal["default", "intl"] = "default",
+    currencies: bool = False,
 ) -> DemoSummary:
     """Write the demo CSV files into `out_dir`; return row counts per table. `names="intl"`
-    gives the same data set with international names (accents, apostrophes)."""
+    gives the same data set with international names (accents, apostrophes); `currencies`
+    the same business billed in USD, GBP and SGD by some accounts (`bill_in_currencies`)."""
     if accounts < MIN_ACCOUNTS:
         raise ValueError(f"--accounts must be at least {MIN_ACCOUNTS} (the demo stories need them)")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -461,6 +485,8 @@ def generate(
             emit("products", [product_id, name, line])
     for factor, weight, description in VALUE_FACTORS:
         emit("value_factors", [factor, f"{weight:.2f}", description])
+    for month, currency, rate in fx_rates():
+        emit("fx_rates", [month, currency, rate])
 
     plans = _plan_accounts(rng, accounts)
     for plan in plans if names == "intl" else ():
@@ -470,9 +496,69 @@ def generate(
         if progress and (index + 1) % 100 == 0:
             progress(index + 1, len(plans))
     writer.close()
+    if currencies:
+        bill_in_currencies(out_dir)
     if progress:
         progress(len(plans), len(plans))
     return DemoSummary(out_dir, counts)
+
+
+def account_currency(account_id: str, region: str) -> str:
+    """The currency a demo account bills in: USD in North America, SGD in APAC, GBP for every
+    third EMEA account, EUR otherwise."""
+    if region == "North America":
+        return "USD"
+    if region == "APAC":
+        return "SGD"
+    if region == "EMEA" and int(account_id[1:]) % 3 == 0:
+        return "GBP"
+    return "EUR"
+
+
+# file -> (its money columns, the date column whose month's rate applies; None: the latest)
+BILLED = {
+    "accounts": (("wallet_estimate",), None),
+    "orders": (("revenue", "cost"), "order_date"),
+    "cost_to_serve": (("amount",), "period_end"),
+    "opportunities": (("amount",), "closed_on|created_on"),
+    "contracts": (("annual_value",), "start_date"),
+}
+
+
+def bill_in_currencies(out_dir: Path) -> None:
+    """Rewrite the amounts of the accounts that bill in another currency than EUR: each
+    amount divided by its month's demo rate, and a `currency` column in
+    accounts.csv. Imported with EUR reporting, the figures are those of the EUR data set
+    within rounding."""
+    rates = {(currency, month): float(rate) for month, currency, rate in fx_rates()}
+    latest = {currency: max(m for c, m in rates if c == currency) for currency in FX_LEVELS}
+    with open(out_dir / "accounts.csv", encoding="utf-8", newline="") as handle:
+        accounts = list(csv.DictReader(handle))
+    currency = {a["account_id"]: account_currency(a["account_id"], a["region"]) for a in accounts}
+    for table, (columns, dated) in BILLED.items():
+        path = out_dir / f"{table}.csv"
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = [*(reader.fieldnames or [])] + (["currency"] if table == "accounts" else [])
+            rows = list(reader)
+        for row in rows:
+            code = currency[row["account_id"]]
+            if table == "accounts":
+                row["currency"] = code
+            if code == "EUR":
+                continue
+            month = latest[code]
+            if dated is not None:  # a contract starting after the last rate takes the latest
+                day = next(row[c] for c in dated.split("|") if row[c])
+                month = min(day[:7], latest[code])
+            for column in columns:
+                if row[column]:
+                    cents = round(float(row[column]) * 100 / rates[code, month])
+                    row[column] = money(cents)
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, header, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
 
 
 def _account_names(rng: random.Random, count: int) -> Iterator[str]:

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, Select, Table, delete, func, insert, 
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from store import rows as r
+from store.fx import CONVERSIONS, Rates, local_column, month_label, reconvert
 from store.models import (
     Account,
     AccountMonthly,
@@ -38,6 +39,7 @@ from store.models import (
     Contract,
     CostToServe,
     CustomerKpi,
+    FxRate,
     Opportunity,
     Order,
     OrderMonthly,
@@ -103,6 +105,7 @@ TABLES: tuple[TableSpec, ...] = (
         {"owner_user_id": "users", "parent_account_id": "accounts"},
     ),
     TableSpec("products", Product, r.ProductRow, ("product_id",)),
+    TableSpec("fx_rates", FxRate, r.FxRateRow, ("currency", "month")),
     TableSpec("contacts", Contact, r.ContactRow, ("contact_id",), {"account_id": "accounts"}),
     TableSpec(
         "orders",
@@ -564,9 +567,12 @@ def _check_duplicates(
 
 
 def _existing_ids(engine: Engine, spec: TableSpec) -> set[str]:
-    column = getattr(spec.model, spec.key[0])
     with engine.connect() as conn:
-        return set(conn.scalars(select(column)))
+        return _existing_ids_on(conn, spec)
+
+
+def _existing_ids_on(conn: Connection, spec: TableSpec) -> set[str]:
+    return set(conn.scalars(select(getattr(spec.model, spec.key[0]))))
 
 
 def _check_foreign_keys(
@@ -688,18 +694,25 @@ def import_paths(
     paths: Iterable[Path],
     progress: Progress | None = None,
     limits: Limits | None = None,
+    reporting_currency: str = "EUR",
 ) -> ImportReport:
     """Validate every file, then upsert all of them in one transaction.
 
-    `limits` default to today's (`Limits(date.today())`). Raises ImportFailed (nothing
-    written) with every error of every file when any file has an error.
+    `limits` default to today's (`Limits(date.today())`). Amounts are converted into
+    `reporting_currency` (KAM_REPORTING_CURRENCY), the currency fx_rates.csv rates are in.
+    Raises ImportFailed (nothing written) with every error of every file when any file has
+    an error.
     """
     with _no_gc_pauses():
-        return _import(engine, paths, progress, limits or Limits(date.today()))
+        return _import(engine, paths, progress, limits or Limits(date.today()), reporting_currency)
 
 
 def _import(
-    engine: Engine, paths: Iterable[Path], progress: Progress | None, limits: Limits
+    engine: Engine,
+    paths: Iterable[Path],
+    progress: Progress | None,
+    limits: Limits,
+    reporting_currency: str,
 ) -> ImportReport:
     files, errors = collect_files(paths)
     warnings: list[ImportIssue] = []
@@ -720,12 +733,132 @@ def _import(
     errors.extend(_check_foreign_keys(engine, parsed, unreadable))
     errors.extend(_check_unique(engine, parsed))
     errors.extend(_check_weights(parsed))
+    with engine.connect() as conn:
+        stored = Rates.load(conn, reporting_currency)
+        changes = _currency_changes(conn, stored, parsed)
+        rates = _with_run(stored, parsed)
+        errors.extend(_check_rates(conn, rates, parsed, changes))
     if errors:
         raise ImportFailed(errors, warnings)
-    return ImportReport(_write(engine, parsed), warnings)
+    return ImportReport(_write(engine, parsed, rates, changes.reconvert), warnings)
 
 
-def _write(engine: Engine, parsed: dict[str, _Parsed]) -> list[TableResult]:
+@dataclass
+class _CurrencyChanges:
+    """Stored accounts whose currency this run changes (with their line in accounts.csv), and
+    every stored account whose amounts must be converted again (currency or rates changed)."""
+
+    lines: dict[str, int]
+    reconvert: set[str]
+
+
+def _with_run(stored: Rates, parsed: dict[str, _Parsed]) -> Rates:
+    accounts = parsed["accounts"].rows if "accounts" in parsed else []
+    fx = parsed["fx_rates"].rows if "fx_rates" in parsed else []
+    return stored.updated(((row["account_id"], row["currency"]) for row in accounts), fx)
+
+
+def _currency_changes(
+    conn: Connection, stored: Rates, parsed: dict[str, _Parsed]
+) -> _CurrencyChanges:
+    lines: dict[str, int] = {}
+    if "accounts" in parsed:
+        item = parsed["accounts"]
+        existing = _existing_ids_on(conn, SPECS["accounts"])
+        for row, line in zip(item.rows, item.lines, strict=True):
+            new = None if row["currency"] == stored.reporting else row["currency"]
+            if row["account_id"] in existing and new != stored.currency_of(row["account_id"]):
+                lines[row["account_id"]] = line
+    changed: set[str] = set()
+    for row in parsed["fx_rates"].rows if "fx_rates" in parsed else []:
+        if stored.rate(row["currency"], row["month"]) != row["rate"]:
+            changed.add(row["currency"])
+    return _CurrencyChanges(lines, set(lines) | stored.accounts_in(changed))
+
+
+def _check_rates(
+    conn: Connection, rates: Rates, parsed: dict[str, _Parsed], changes: _CurrencyChanges
+) -> list[ImportIssue]:
+    """Rates are into the reporting currency, and every amount of an account in another
+    currency, in the files or already stored, has a rate for its month."""
+    errors: list[ImportIssue] = []
+    if "fx_rates" in parsed:
+        item = parsed["fx_rates"]
+        for row, line in zip(item.rows, item.lines, strict=True):
+            if row["currency"] == rates.reporting:
+                errors.append(
+                    ImportIssue(
+                        item.file,
+                        line,
+                        "currency",
+                        f"{rates.reporting} is the reporting currency (KAM_REPORTING_CURRENCY): "
+                        "rates are into it, so it needs none; remove the line",
+                    )
+                )
+    for table in CONVERSIONS:
+        if table not in parsed:
+            continue
+        item = parsed[table]
+        for row, line in zip(item.rows, item.lines, strict=True):
+            currency = (
+                row["currency"] if table == "accounts" else rates.currency_of(row["account_id"])
+            )
+            problem = rates.missing(table, row, currency)
+            if problem:
+                column = CONVERSIONS[table].date_column(row) or "currency"
+                errors.append(ImportIssue(item.file, line, column, problem))
+    errors.extend(_check_stored_amounts(conn, rates, parsed, changes.lines))
+    return errors
+
+
+def _check_stored_amounts(
+    conn: Connection, rates: Rates, parsed: dict[str, _Parsed], lines: dict[str, int]
+) -> list[ImportIssue]:
+    """An account moved to another currency needs a rate for the month of each of its
+    stored amounts too; reported on its line in accounts.csv."""
+    errors: list[ImportIssue] = []
+    for account_id, line in sorted(lines.items(), key=itemgetter(1)):
+        currency = rates.currency_of(account_id)
+        if currency is None:
+            continue
+        gaps: set[str] = set()
+        for table in CONVERSIONS:
+            if table == "accounts":
+                continue
+            for row in _stored_amounts(conn, table, account_id):
+                if rates.missing(table, row, currency):
+                    gaps.add(month_label(row[CONVERSIONS[table].date_column(row) or ""]))
+        if gaps:
+            months = ", ".join(sorted(gaps)[:12]) + (" …" if len(gaps) > 12 else "")
+            errors.append(
+                ImportIssue(
+                    parsed["accounts"].file,
+                    line,
+                    "currency",
+                    f"no {currency} rate for {months}, months of amounts already imported for "
+                    f"{account_id}; {rates.coverage(currency)}: add the missing months",
+                )
+            )
+    return errors
+
+
+def _stored_amounts(conn: Connection, table_name: str, account_id: str) -> list[dict]:
+    """The stored rows of one account in a money table: the date columns and local amounts
+    the conversion needs, one row per distinct combination."""
+    table = Base.metadata.tables[table_name]
+    names = [
+        n
+        for n in ("order_date", "period_end", "start_date", "closed_on", "created_on")
+        if n in table.c
+    ]
+    names += [local_column(c) for c in CONVERSIONS[table_name].columns]
+    stmt = select(*(table.c[n] for n in names)).where(table.c.account_id == account_id).distinct()
+    return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def _write(
+    engine: Engine, parsed: dict[str, _Parsed], rates: Rates, reconverted: set[str]
+) -> list[TableResult]:
     results = []
     dialect = engine.dialect.name
     with engine.begin() as conn:
@@ -742,6 +875,8 @@ def _write(engine: Engine, parsed: dict[str, _Parsed]) -> list[TableResult]:
             self_ref = [c for c, t in spec.foreign_keys.items() if t == spec.name]
             if self_ref:
                 rows = _parents_first(item, self_ref[0])
+            if spec.name in CONVERSIONS:
+                rates.fill(spec.name, rows)
             with _secondary_indexes_deferred(conn, table, len(rows)):
                 execute_many(conn, upsert(table, spec.key, dialect), rows)
             after = conn.execute(select(func.count()).select_from(table)).scalar_one()
@@ -749,7 +884,10 @@ def _write(engine: Engine, parsed: dict[str, _Parsed]) -> list[TableResult]:
             results.append(
                 TableResult(spec.name, item.file, len(rows), inserted, len(rows) - inserted)
             )
-        if "products" in parsed or "orders" in parsed:
+        reconvert(conn, rates, reconverted)
+        if touched is not None and reconverted:
+            touched |= reconverted
+        if "products" in parsed or "orders" in parsed or reconverted:
             refresh_order_aggregates(conn, touched, dialect)
     return results
 
@@ -839,6 +977,8 @@ def refresh_order_aggregates(conn, account_ids: set[str] | None, dialect: str) -
             func.sum(Order.cost_cents),
             func.sum(Order.quantity),
             func.count(),
+            func.sum(func.coalesce(Order.revenue_local_cents, Order.revenue_cents)),
+            func.sum(func.coalesce(Order.cost_local_cents, Order.cost_cents)),
         )
         .join(Product, Product.product_id == Order.product_id)
         .group_by(Order.account_id, month, Product.product_line)
@@ -849,6 +989,8 @@ def refresh_order_aggregates(conn, account_ids: set[str] | None, dialect: str) -
         func.sum(OrderMonthly.revenue_cents),
         func.sum(OrderMonthly.cost_cents),
         func.sum(OrderMonthly.order_lines),
+        func.sum(OrderMonthly.revenue_local_cents),
+        func.sum(OrderMonthly.cost_local_cents),
     ).group_by(OrderMonthly.account_id, OrderMonthly.month)
     _refresh_aggregate(conn, OrderMonthly, by_line, Order.account_id, account_ids)
     _refresh_aggregate(conn, AccountMonthly, by_account, OrderMonthly.account_id, account_ids)

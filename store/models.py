@@ -1,12 +1,18 @@
 """SQLAlchemy 2 typed models: one class per table of DESIGN §4.
 
-Money is stored as integer cents (`*_cents` columns); CSV files carry currency
-units with up to two decimals and the importer converts them exactly.
+Money is stored as integer cents; CSV files carry currency units with up to two
+decimals and the importer converts them exactly. An amount is kept twice: in the
+account's own currency (`*_local_cents`, as imported) and in the reporting currency
+(`*_cents`, converted by the importer at the month's rate of `fx_rates`), so every KPI
+query sums `*_cents` and reads the same with one currency or ten. A NULL `*_local_cents`
+(rows written before migration 0005_currencies, or by anything but the importer) means
+the amount was not converted: it is the same as `*_cents`.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal, get_args
 
 from sqlalchemy import (
@@ -19,6 +25,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -90,6 +97,9 @@ class Account(Base):
     region: Mapped[str | None] = mapped_column(String(100))
     tier: Mapped[str | None] = mapped_column(String(16))
     wallet_estimate_cents: Mapped[int | None] = mapped_column(Cents)
+    wallet_estimate_local_cents: Mapped[int | None] = mapped_column(Cents)
+    # ISO 4217 code; NULL: the reporting currency (KAM_REPORTING_CURRENCY).
+    currency: Mapped[str | None] = mapped_column(String(3))
     kam_category: Mapped[str | None] = mapped_column(String(16))
     parent_account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.account_id"))
     created_on: Mapped[date | None] = mapped_column(Date)
@@ -127,6 +137,8 @@ class Order(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     revenue_cents: Mapped[int] = mapped_column(Cents)
     cost_cents: Mapped[int] = mapped_column(Cents)
+    revenue_local_cents: Mapped[int | None] = mapped_column(Cents)
+    cost_local_cents: Mapped[int | None] = mapped_column(Cents)
 
 
 class OrderMonthly(Base):
@@ -145,6 +157,8 @@ class OrderMonthly(Base):
     cost_cents: Mapped[int] = mapped_column(Cents)
     quantity: Mapped[int] = mapped_column(BigInteger)
     order_lines: Mapped[int] = mapped_column(Integer)
+    revenue_local_cents: Mapped[int] = mapped_column(Cents)
+    cost_local_cents: Mapped[int] = mapped_column(Cents)
 
 
 class AccountMonthly(Base):
@@ -164,6 +178,18 @@ class AccountMonthly(Base):
     revenue_cents: Mapped[int] = mapped_column(Cents)
     cost_cents: Mapped[int] = mapped_column(Cents)
     order_lines: Mapped[int] = mapped_column(Integer)
+    revenue_local_cents: Mapped[int] = mapped_column(Cents)
+    cost_local_cents: Mapped[int] = mapped_column(Cents)
+
+
+class FxRate(Base):
+    """A month's average rate: units of the reporting currency for one unit of `currency`."""
+
+    __tablename__ = "fx_rates"
+
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # the month's first day
+    rate: Mapped[Decimal] = mapped_column(Numeric(14, 8))
 
 
 class CostToServe(Base):
@@ -173,6 +199,7 @@ class CostToServe(Base):
     period_start: Mapped[date] = mapped_column(Date, primary_key=True)
     period_end: Mapped[date] = mapped_column(Date, primary_key=True)
     amount_cents: Mapped[int] = mapped_column(Cents)
+    amount_local_cents: Mapped[int | None] = mapped_column(Cents)
 
 
 class Opportunity(Base):
@@ -183,6 +210,7 @@ class Opportunity(Base):
     kind: Mapped[str] = mapped_column(String(16))
     product_id: Mapped[str | None] = mapped_column(ForeignKey("products.product_id"))
     amount_cents: Mapped[int] = mapped_column(Cents)
+    amount_local_cents: Mapped[int | None] = mapped_column(Cents)
     stage: Mapped[str] = mapped_column(String(16))
     created_on: Mapped[date] = mapped_column(Date)
     closed_on: Mapped[date | None] = mapped_column(Date)
@@ -197,6 +225,7 @@ class Contract(Base):
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date, index=True)
     annual_value_cents: Mapped[int] = mapped_column(Cents)
+    annual_value_local_cents: Mapped[int | None] = mapped_column(Cents)
     auto_renew: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

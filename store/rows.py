@@ -2,16 +2,26 @@
 
 Field names are the CSV column names; `serialization_alias` names the database
 column where the two differ (money is imported in currency units and stored in
-integer cents).
+integer cents, in the account's own currency: `*_local_cents`).
 """
 
 from __future__ import annotations
 
+import re
 import typing
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from babel.numbers import list_currencies
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from store.models import (
     ActivityKind,
@@ -50,12 +60,55 @@ def parse_bool(value: object) -> object:
     return value
 
 
+def currency_code(value: str) -> str:
+    """An ISO 4217 code as Babel (CLDR) knows it, e.g. EUR, USD, GBP, JPY."""
+    if value not in list_currencies():
+        raise ValueError(
+            f"unknown currency {value!r}; use an ISO 4217 code in capitals, e.g. EUR, USD or JPY"
+        )
+    return value
+
+
+MONTH_PATTERN = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+# Up to 6 digits before the point and 8 after: 14 significant digits, exact in a double
+# (SQLite's NUMERIC) and in NUMERIC(14, 8).
+RATE_PATTERN = re.compile(r"[0-9]{1,6}(\.[0-9]{1,8})?")
+
+
+def parse_month(value: object) -> object:
+    """'2026-03' -> 2026-03-01, the first day of the month."""
+    if isinstance(value, str):
+        if not MONTH_PATTERN.fullmatch(value.strip()):
+            raise ValueError(f"invalid month {value!r}; use YYYY-MM")
+        year, month = value.strip().split("-")
+        return date(int(year), int(month), 1)
+    return value
+
+
+def parse_rate(value: object) -> object:
+    """'0.9213' -> Decimal('0.9213'): exact, positive, at most 8 decimals."""
+    if not isinstance(value, str):
+        return value
+    if not RATE_PATTERN.fullmatch(value.strip()):
+        raise ValueError(
+            f"not a rate: {value!r}; use a decimal number with a dot and at most 8 decimals, "
+            "e.g. 0.9213"
+        )
+    rate = Decimal(value.strip())
+    if rate <= 0:
+        raise ValueError(f"{value!r} is out of range: must be more than 0")
+    return rate
+
+
 Amount = Annotated[str, Field(pattern=AMOUNT_PATTERN)]
 NonNegativeAmount = Annotated[str, Field(pattern=NON_NEGATIVE_AMOUNT_PATTERN)]
 Flag = Annotated[bool, BeforeValidator(parse_bool)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 Text = Annotated[str, Field(max_length=10_000)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
+Currency = Annotated[str, AfterValidator(currency_code)]
+Month = Annotated[date, BeforeValidator(parse_month)]
+Rate = Annotated[Decimal, BeforeValidator(parse_rate)]
 
 
 DateWindow = tuple[int, int]
@@ -110,8 +163,9 @@ class AccountRow(Row):
     region: str | None = None
     tier: Tier | None = None
     wallet_estimate: NonNegativeAmount | None = Field(
-        None, serialization_alias="wallet_estimate_cents"
+        None, serialization_alias="wallet_estimate_local_cents"
     )
+    currency: Currency | None = None
     kam_category: KamCategory | None = None
     parent_account_id: Id | None = None
     created_on: date | None = None
@@ -140,15 +194,21 @@ class OrderRow(Row):
     product_id: Id
     order_date: date
     quantity: Annotated[int, Field(ge=0)]
-    revenue: Amount = Field(serialization_alias="revenue_cents")
-    cost: NonNegativeAmount = Field(serialization_alias="cost_cents")
+    revenue: Amount = Field(serialization_alias="revenue_local_cents")
+    cost: NonNegativeAmount = Field(serialization_alias="cost_local_cents")
+
+
+class FxRateRow(Row):
+    month: Month
+    currency: Currency
+    rate: Rate
 
 
 class CostToServeRow(Row):
     account_id: Id
     period_start: date
     period_end: date
-    amount: NonNegativeAmount = Field(serialization_alias="amount_cents")
+    amount: NonNegativeAmount = Field(serialization_alias="amount_local_cents")
 
     @model_validator(mode="after")
     def _period_order(self) -> CostToServeRow:
@@ -164,7 +224,7 @@ class OpportunityRow(Row):
     account_id: Id
     kind: OpportunityKind
     product_id: Id | None = None
-    amount: NonNegativeAmount = Field(serialization_alias="amount_cents")
+    amount: NonNegativeAmount = Field(serialization_alias="amount_local_cents")
     stage: OpportunityStage
     created_on: date
     closed_on: date | None = None
@@ -178,7 +238,7 @@ class ContractRow(Row):
     account_id: Id
     start_date: date
     end_date: date
-    annual_value: NonNegativeAmount = Field(serialization_alias="annual_value_cents")
+    annual_value: NonNegativeAmount = Field(serialization_alias="annual_value_local_cents")
     auto_renew: Flag = False
 
     @model_validator(mode="after")

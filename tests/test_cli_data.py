@@ -111,7 +111,7 @@ def test_demo_data_writes_the_files_and_imports_them(workdir):
     assert result.exit_code == 0, result.output
     assert re.match(r"Wrote [\d,]+ rows \([\d,]+ order lines\)", result.stdout)
     assert "Imported" in result.stdout
-    assert len(list((workdir / "demo").glob("*.csv"))) == 14
+    assert len(list((workdir / "demo").glob("*.csv"))) == 15
     assert count(workdir, Account) == 12
 
 

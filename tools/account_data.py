@@ -93,12 +93,35 @@ def account_summary(engine: KpiEngine, account_id: str, items: int = 5) -> dict[
         "period": now_ctx.current,
         "prior_period": now_ctx.prior,
         "kpis": kpis,
+        "billed": billed(engine, account, now_ctx.current, now_ctx.prior),
         "churn_evidence": churn_details(now_ctx, [account_id])[account_id],
         "open_opportunities": open_opportunities(engine, account_id, limit=items)["items"],
         "contracts_ending": contracts_ending(engine, account_id),
         "open_tickets": open_tickets(engine, account_id, limit=items)["items"],
         "recent_activities": activity_timeline(engine, account_id, days=365, limit=items)["items"],
     }
+
+
+def billed(
+    engine: KpiEngine, account: Account, current: Period, prior: Period
+) -> dict[str, Any] | None:
+    """Revenue in the account's own currency, when it bills in another one than the reporting
+    currency: the two periods and the growth at constant currency (no exchange-rate effect),
+    beside the reported growth. None for an account in the reporting currency."""
+    if account.currency is None:
+        return None
+    accounts = select(Account.account_id).where(Account.account_id == account.account_id)
+    row = m.fetch(engine.session, accounts, {
+        "cur": m.order_sum("revenue_local", current),
+        "pri": m.order_sum("revenue_local", prior),
+        "reported": m.order_sum("revenue", current),
+        "reported_pri": m.order_sum("revenue", prior),
+    })[account.account_id]
+    if (row["cur"], row["pri"]) == (row["reported"], row["reported_pri"]):
+        return None  # billed in the reporting currency: nothing converted
+    growth = (row["cur"] - row["pri"]) / row["pri"] if row["pri"] > 0 else None
+    return {"currency": account.currency, "revenue_cents": int(row["cur"]),
+            "prior_revenue_cents": int(row["pri"]), "constant_currency_growth_ratio": growth}
 
 
 def contracts_ending(engine: KpiEngine, account_id: str) -> list[dict[str, Any]]:

@@ -88,3 +88,7 @@ class ClvConfig:
 class KpiConfig:
     churn: ChurnConfig = field(default_factory=ChurnConfig)
     clv: ClvConfig = field(default_factory=ClvConfig)
+    # The month the fiscal year starts in (KAM_FISCAL_YEAR_START): quarters are its quarters.
+    fiscal_year_start: int = 1
+    # KAM_REPORTING_CURRENCY, named in tool results (None: "currency units").
+    reporting_currency: str | None = None

@@ -48,7 +48,8 @@ from store.models import (
 from tools.periods import Period, month_plan
 
 ACCOUNT = Account.account_id
-OrderColumn = Literal["revenue", "cost"]
+# revenue_local: in the account's own currency (migration 0005; rows the importer wrote).
+OrderColumn = Literal["revenue", "cost", "revenue_local"]
 Number = TypeVar("Number", int, float)
 
 
@@ -61,7 +62,9 @@ def order_sum(column: OrderColumn, period: Period) -> ColumnElement[int]:
     from account_monthly, partial months from order lines (see `month_plan`)."""
     plan = month_plan(period)
     monthly = getattr(AccountMonthly, f"{column}_cents")
-    lines = getattr(Order, f"{column}_cents")
+    lines: ColumnElement[int] = getattr(Order, f"{column}_cents")
+    if column == "revenue_local":  # NULL: never converted, the amount itself
+        lines = func.coalesce(Order.revenue_local_cents, Order.revenue_cents)
 
     def from_lines(days: Period) -> ColumnElement[int]:
         return _zero(

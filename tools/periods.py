@@ -84,25 +84,29 @@ def next_month(first: date) -> date:
     return date(first.year + first.month // 12, first.month % 12 + 1, 1)
 
 
-def quarter(day: date) -> Period:
-    """The calendar quarter containing `day`."""
-    first_month = 3 * ((day.month - 1) // 3) + 1
-    start = date(day.year, first_month, 1)
-    return Period(start, month_end(date(day.year, first_month + 2, 1)))
+def quarter(day: date, fiscal_start: int = 1) -> Period:
+    """The quarter containing `day`: calendar quarters, or with `fiscal_start` (the month the
+    fiscal year starts in) the fiscal year's quarters (fiscal_start 4: Apr-Jun, Jul-Sep, ...)."""
+    back = (day.month - fiscal_start) % 3  # months since the quarter began
+    start = date(day.year, day.month, 1)
+    for _ in range(back):
+        start = (start - ONE_DAY).replace(day=1)
+    last = next_month(next_month(start))
+    return Period(start, month_end(last))
 
 
 def quarter_label(period: Period) -> str:
     return f"{period.start.year}-Q{(period.start.month - 1) // 3 + 1}"
 
 
-def last_complete_quarter(as_of: date) -> Period:
-    """The latest calendar quarter that ends on or before `as_of`."""
-    q = quarter(as_of)
-    return q if q.end == as_of else quarter(q.start - ONE_DAY)
+def last_complete_quarter(as_of: date, fiscal_start: int = 1) -> Period:
+    """The latest (fiscal) quarter that ends on or before `as_of`."""
+    q = quarter(as_of, fiscal_start)
+    return q if q.end == as_of else quarter(q.start - ONE_DAY, fiscal_start)
 
 
-def previous_quarter(q: Period) -> Period:
-    return quarter(q.start - ONE_DAY)
+def previous_quarter(q: Period, fiscal_start: int = 1) -> Period:
+    return quarter(q.start - ONE_DAY, fiscal_start)
 
 
 def quarters_up_to(as_of: date, count: int) -> list[Period]:

@@ -290,19 +290,25 @@ class Comparison:
     kpis: dict[str, tuple[KpiResult, KpiResult]]
 
 
-def compare_periods_for(as_of: date, kind: CompareKind) -> tuple[Period, Period]:
-    """(current, base): the year to as_of vs the year before; the last complete quarter vs the
-    quarter before it ("quarter") or vs the same quarter a year earlier ("quarter_yoy")."""
-    current = current_period(as_of) if kind == "year" else last_complete_quarter(as_of)
-    return current, _base_of(current, kind)
+def compare_periods_for(
+    as_of: date, kind: CompareKind, fiscal_start: int = 1
+) -> tuple[Period, Period]:
+    """(current, base): the year to as_of vs the year before; the last complete (fiscal)
+    quarter vs the quarter before it ("quarter") or vs the same quarter a year earlier
+    ("quarter_yoy"). Quarters are those of a fiscal year starting in month `fiscal_start`."""
+    if kind == "year":
+        current = current_period(as_of)
+    else:
+        current = last_complete_quarter(as_of, fiscal_start)
+    return current, _base_of(current, kind, fiscal_start)
 
 
-def _base_of(period: Period, kind: CompareKind) -> Period:
+def _base_of(period: Period, kind: CompareKind, fiscal_start: int) -> Period:
     if kind == "year":
         return prior_period(period)
     if kind == "quarter":
-        return previous_quarter(period)
-    return quarter(shift_years(period.start, -1))
+        return previous_quarter(period, fiscal_start)
+    return quarter(shift_years(period.start, -1), fiscal_start)
 
 
 def compare(
@@ -317,11 +323,12 @@ def compare(
         if name not in PERIODIC:
             raise ValueError(f"{name} cannot be compared between periods; use one of: "
                              + ", ".join(PERIODIC))
-    current, base = compare_periods_for(engine.as_of, kind)
+    fiscal_start = engine.config.fiscal_year_start
+    current, base = compare_periods_for(engine.as_of, kind, fiscal_start)
     flt = AccountFilter(account_ids=(account_id,)) if account_id else None
     portfolio = portfolio or Portfolio(flt or AccountFilter())
     results = []
-    for period, before in ((current, base), (base, _base_of(base, kind))):
+    for period, before in ((current, base), (base, _base_of(base, kind, fiscal_start))):
         ctx = engine.context(current=period, prior=before)
         ctx, rows = portfolio_rows(engine, kpis, portfolio, ctx)
         if account_id:

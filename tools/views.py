@@ -19,7 +19,7 @@ from tools.churn import churn_details
 from tools.find import find_accounts, resolve_account
 from tools.kpi_types import Ctx, KpiTrend
 from tools.kpis import SPECS, KpiEngine, spec
-from tools.payload import TEXT_NOTE, UNITS_NOTE, jsonable, kpi_value
+from tools.payload import TEXT_NOTE, jsonable, kpi_value, units_note
 from tools.periods import Period, shift_years
 from tools.portfolio import (
     DEFAULT_COMPARE,
@@ -53,6 +53,10 @@ def _account_id(engine: KpiEngine, ref: str) -> str:
     return resolve_account(engine.session, engine.scope, ref).account_id
 
 
+def _units(engine: KpiEngine) -> str:
+    return units_note(engine.config.reporting_currency)
+
+
 def find_view(engine: KpiEngine, query: str, limit: int = 5) -> dict[str, Any]:
     found = find_accounts(engine.session, engine.scope, query, limit)
     status = "match" if found.match else ("ambiguous" if found.candidates else "not_found")
@@ -72,7 +76,7 @@ def summary_view(engine: KpiEngine, ref: str) -> dict[str, Any]:
         if shown.get("period") == period.as_dict():
             del shown["period"]  # the summary states the period once
         kpis[name] = shown
-    return {"units": UNITS_NOTE, "data_note": TEXT_NOTE, **jsonable(summary), "kpis": kpis}
+    return {"units": _units(engine), "data_note": TEXT_NOTE, **jsonable(summary), "kpis": kpis}
 
 
 def kpi_view(
@@ -87,7 +91,7 @@ def kpi_view(
     period of `ctx` (default: the 12 months ending on as-of)."""
     kpi_spec = spec(kpi)
     head = {"kpi": kpi, "definition": kpi_spec.description, "as_of": engine.as_of.isoformat(),
-            "units": UNITS_NOTE}
+            "units": _units(engine)}
     if ref is not None:
         account_id = _account_id(engine, ref)
         result = engine.account(account_id, [kpi], ctx)[kpi]
@@ -171,7 +175,7 @@ def renewals_view(engine: KpiEngine, portfolio: Portfolio, days: int = 90) -> di
         for r in renewals
     ]
     return {"as_of": engine.as_of.isoformat(), "window": window.as_dict(), "days": days,
-            "portfolio": portfolio.describe(), "units": UNITS_NOTE, "count": len(items),
+            "portfolio": portfolio.describe(), "units": _units(engine), "count": len(items),
             "total_annual_value": payload.money(sum(r.annual_value_cents for r in renewals)),
             "items": items}
 
@@ -191,7 +195,7 @@ def opportunities_view(
 ) -> dict[str, Any]:
     account_id = _account_id(engine, ref) if ref else None
     data = account_data.open_opportunities(engine, account_id, flt, limit)
-    return {"units": UNITS_NOTE, "account_id": account_id, **jsonable(data)}
+    return {"units": _units(engine), "account_id": account_id, **jsonable(data)}
 
 
 def tickets_view(
@@ -225,4 +229,4 @@ def compare_view(
     return {"kind": kind, "current_period": result.current.as_dict(),
             "base_period": result.base.as_dict(), "account_id": account_id,
             "portfolio": result.portfolio, "accounts": result.accounts,
-            "units": UNITS_NOTE, "kpis": rows}
+            "units": _units(engine), "kpis": rows}

@@ -80,7 +80,9 @@ def run_import(paths: list[Path], *, allow_any_date: bool = False) -> ImportRepo
             bar.update(tasks[name], completed=done, total=max(total, done))
 
         try:
-            report = import_paths(services.engine, paths, progress, limits)
+            report = import_paths(
+                services.engine, paths, progress, limits, settings.kam_reporting_currency
+            )
         except ImportFailed as exc:
             for warning in exc.warnings:
                 warn(warning)
@@ -128,13 +130,22 @@ def demo_data_command(
     history_weeks: int = typer.Option(
         HISTORY_WEEKS, "--history-weeks", min=0, max=520,
         help="Weekly KPI snapshots to fill after the import, up to the latest order (0: none)."),
+    currencies: bool = typer.Option(
+        False, "--currencies",
+        help="Bill North American accounts in USD, APAC in SGD and a third of EMEA in GBP "
+        "(the same business; rates into EUR in fx_rates.csv)."),
 ) -> None:
     """Generate realistic, deterministic demo CSVs and import them."""
     started = time.perf_counter()
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task("generating accounts", total=accounts)
         summary = generate(
-            out, accounts, seed, lambda done, total: bar.update(task, completed=done), names
+            out,
+            accounts,
+            seed,
+            lambda done, total: bar.update(task, completed=done),
+            names,
+            currencies,
         )
     console.print(
         f"Wrote {sum(summary.rows.values()):,} rows ({summary.rows['orders']:,} order lines) "

@@ -59,7 +59,8 @@ def _drafter(as_user: str) -> Iterator[tuple[Drafter, CallerContext]]:
     with caller(as_user) as (sessions, context):
         index = build_guidance_index(settings)
         index.sync(default_sources(settings))
-        yield Drafter(sessions, index, Prompts(), settings.out_dir), context
+        prompts = Prompts(currency=settings.kam_reporting_currency, locale=settings.kam_locale)
+        yield Drafter(sessions, index, prompts, settings.out_dir), context
 
 
 def _emit(result: dict[str, Any], out: Path | None) -> None:

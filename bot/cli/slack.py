@@ -385,7 +385,7 @@ def digest_command(
             if not digests:
                 raise fail(f"no KAM or manager has the Slack user id {only}", 1)
         if not post:
-            prompts = Prompts()
+            prompts = Prompts(currency=settings.kam_reporting_currency, locale=settings.kam_locale)
             for digest in digests:
                 console.print(digest.text(prompts))
                 console.print()

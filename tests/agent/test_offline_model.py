@@ -44,7 +44,8 @@ def test_thread_memory_survives_a_restart(make_assistant):
     answer = second.answer("u_kam_anna", "and last year?", conversation)
     assert [c.name for c in answer.tool_calls] == ["get_kpi"]
     assert answer.tool_calls[0].args["account"] == "A0004"  # Northwind Traders, resolved
-    assert "2025-01-01 to 2025-12-31" in answer.text  # "last year": the previous calendar year
+    # "last year": the previous calendar year, named with its dates
+    assert "2025 (Jan 1\u2009–\u2009Dec 31, 2025)" in answer.text
 
 
 def test_threads_are_private_to_each_user(offline_assistant):

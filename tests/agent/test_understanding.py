@@ -146,7 +146,7 @@ def test_an_ambiguous_name_gets_a_question_and_the_reply_picks(offline_assistant
 def test_the_answer_states_the_period_it_used(offline_assistant):
     (answer,) = ask(offline_assistant, "u_kam_anna", "what did globex bring in over q2")
     assert answer.tool_calls[0].args["start"] == "2026-04-01"
-    assert "Q2 2026: 2026-04-01 to 2026-06-30" in answer.text
+    assert "Q2 2026 (Apr 1\u2009–\u2009Jun 30, 2026)" in answer.text
 
 
 def test_guidance_without_an_account_is_answered_with_sources(offline_assistant):

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from store.db import make_engine, make_session_factory, upgrade
 from store.demo import STORIES, generate
-from store.importer import SPECS
-from store.models import Account, Base
+from store.importer import SPECS, import_paths
+from store.models import Account, Base, Order
 
 
 def file_bytes(folder: Path) -> dict[str, bytes]:
@@ -63,3 +64,25 @@ def test_fewer_than_10_accounts_is_a_clear_error(tmp_path):
         generate(tmp_path / "demo", accounts=9)
 
     assert not (tmp_path / "demo").exists()
+
+
+def test_demo_with_currencies_bills_in_usd_gbp_and_sgd_and_reports_the_same_business(
+    demo_sessions, tmp_path
+):
+    generate(tmp_path / "csv", currencies=True)
+    engine = make_engine(f"sqlite:///{tmp_path / 'kam.db'}")
+    upgrade(engine)
+    import_paths(engine, [tmp_path / "csv"])
+    with make_session_factory(engine)() as session:
+        currencies = dict(session.execute(select(Account.account_id, Account.currency)).all())
+        billed = session.scalar(select(func.sum(Order.revenue_local_cents)))
+        reported = session.scalar(select(func.sum(Order.revenue_cents)))
+    with demo_sessions() as session:
+        in_eur = session.scalar(select(func.sum(Order.revenue_cents)))
+    engine.dispose()
+
+    assert set(currencies.values()) == {"EUR", "USD", "GBP", "SGD"}
+    assert currencies["A0003"] == "USD"  # Globex Logistics, North America
+    assert billed != reported
+    # Each amount was divided by its month's rate, rounded to the cent, and converted back.
+    assert abs(reported - in_eur) / in_eur < 1e-6

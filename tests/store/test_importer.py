@@ -137,7 +137,9 @@ def test_empty_optional_value_is_stored_as_null(base_files, import_files, table_
     )
 
     [account] = table_rows("accounts")
-    assert account == ("A1", "Acme Industrial", "u_anna", None, None, None, None, None, None, None)
+    assert account == (
+        "A1", "Acme Industrial", "u_anna", None, None, None, None, None, None, None, None, None
+    )
 
 
 def test_row_with_the_wrong_number_of_fields_is_reported(base_files, import_errors):
@@ -405,7 +407,7 @@ def test_unknown_table_file_name_lists_the_valid_tables(import_errors):
     [error] = import_errors({"order.csv": ORDERS})
 
     assert error.startswith("order.csv: unknown table 'order'; name the file after one of: ")
-    assert error.endswith("users, accounts, products, contacts, orders, cost_to_serve, "
+    assert error.endswith("users, accounts, products, fx_rates, contacts, orders, cost_to_serve, "
                           "opportunities, contracts, surveys, tickets, activities, customer_kpis, "
                           "value_factors, account_scores")
 

@@ -92,7 +92,7 @@ def test_upgrade_to_0003_fills_account_monthly_from_existing_orders(tmp_path):
             "('O4', 'A2', 'P2', '2024-02-29', 1, 480000, 100000)"
         )
 
-    upgrade(engine)
+    upgrade(engine, "0003")
 
     with engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT * FROM account_monthly ORDER BY 1, 2").all()
@@ -101,6 +101,45 @@ def test_upgrade_to_0003_fills_account_monthly_from_existing_orders(tmp_path):
         ("A1", "2024-02-01", 15000, 9000, 1),
         ("A2", "2024-02-01", 480000, 100000, 1),
     ]
+    engine.dispose()
+
+
+def test_upgrade_to_0005_keeps_existing_amounts_as_the_accounts_own_currency(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'kam.db'}")
+    upgrade(engine, "0004")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO users (user_id, name, email, role) VALUES ('u1', 'Anna', 'a@x.com', 'kam')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO accounts (account_id, name, owner_user_id, wallet_estimate_cents) "
+            "VALUES ('A1', 'Acme', 'u1', 250000000)"
+        )
+        conn.exec_driver_sql("INSERT INTO products VALUES ('P1', 'Sensor', 'Sensors')")
+        conn.exec_driver_sql(
+            "INSERT INTO orders VALUES ('O1', 'A1', 'P1', '2024-01-05', 2, 10000, 6000), "
+            "('O2', 'A1', 'P1', '2024-01-31', 1, 480000, 100000)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO contracts VALUES ('K1', 'A1', '2024-01-01', '2024-12-31', 6000000, 1)"
+        )
+
+    upgrade(engine)
+
+    with engine.connect() as conn:
+        monthly = conn.exec_driver_sql(
+            "SELECT month, revenue_cents, revenue_local_cents, cost_local_cents, order_lines "
+            "FROM account_monthly"
+        ).all()
+        contract = conn.exec_driver_sql(
+            "SELECT annual_value_cents, annual_value_local_cents FROM contracts"
+        ).one()
+        account = conn.exec_driver_sql(
+            "SELECT currency, wallet_estimate_local_cents FROM accounts"
+        ).one()
+    assert [tuple(row) for row in monthly] == [("2024-01-01", 490000, 490000, 106000, 2)]
+    assert tuple(contract) == (6000000, None)  # not converted: the same amount
+    assert tuple(account) == (None, None)
     engine.dispose()
 
 
