@@ -69,7 +69,7 @@ def build_services(settings: Settings, *, migrate: bool = True, create: bool = T
     engine = make_engine(settings.db_url, create=create)
     if migrate:
         ensure_schema(engine)
-    reader = make_engine(settings.read_url, create=False, read_only=True)
+    reader = make_engine(settings.read_url, create=create, read_only=True)
     return Services(settings=settings, engine=engine, sessions=make_session_factory(engine),
                     reader=reader, reads=make_session_factory(reader))
 

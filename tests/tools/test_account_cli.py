@@ -36,6 +36,15 @@ def test_unknown_user_is_a_clear_error(kam):
     assert "unknown user 'u_nobody'" in result.output
 
 
+def test_a_fresh_machine_is_told_to_load_data_first(kam, monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'none' / 'kam.db'}")
+
+    result = kam("account", "Globex", "--as-user", "u_kam_anna")
+
+    assert result.exit_code == 1
+    assert "the database is empty; run `kam demo-data`" in result.output
+
+
 def test_account_summary_table(kam):
     result = kam("account", "globx", "--as-user", "u_kam_anna")
     assert result.exit_code == 0, result.output
