@@ -17,16 +17,14 @@ from bot.slack.blocks import (
     SlackMessage,
     escape,
     notice,
-    render_answer,
     section,
 )
-from bot.slack.blocks import context as context_block
 from bot.slack.listeners import (
-    MAX_EPHEMERAL_MESSAGES,
     REFUSAL,
     answer_in_thread,
     placeholder_for,
     question_text,
+    respond_privately,
     thread_id,
 )
 from store.access import UnknownUserError
@@ -185,16 +183,5 @@ def _private_answer(bot, scope, command, respond, question, title, question_id) 
     thread = thread_id(command.get("team_id"), command["channel_id"], question_id)
     answer = bot.ask(scope, question, thread)
     ref = FeedbackRef(question_id=question_id, answer_id=f"ephemeral:{uuid.uuid4().hex}")
-    messages = render_answer(answer, title=title or None, feedback=ref,
-                             choice=ChoiceRef(command["user_id"], thread))
-    for message in messages[:MAX_EPHEMERAL_MESSAGES]:
-        respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
-    notes = []
-    if len(messages) > MAX_EPHEMERAL_MESSAGES:
-        notes.append("The answer is longer than I can show here")
-    if answer.ok and answer.charts:
-        notes.append(f"{len(answer.charts)} chart(s) are not shown")
-    if notes:
-        text = "; ".join(notes) + ": add `--share` to post it all in the channel."
-        respond(response_type="ephemeral", replace_original=False,
-                text=text, blocks=[context_block(text)])
+    respond_privately(respond, answer, title=title or None, feedback=ref,
+                      choice=ChoiceRef(command["user_id"], thread))

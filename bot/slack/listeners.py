@@ -335,8 +335,7 @@ def pick_choice(body, action, respond, *, bot: SlackBot) -> None:
         answer = bot.ask(scope, str(number), ref.thread)
         respond(response_type="ephemeral", replace_original=True,
                 **notice(PICKED.format(choice=picked)).as_kwargs())
-        for message in render_answer(answer, choice=ref)[:MAX_EPHEMERAL_MESSAGES]:
-            respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
+        respond_privately(respond, answer, choice=ref)
         return
     _mark_picked(bot, channel, body.get("message") or {}, picked)
     answer_in_thread(
@@ -346,17 +345,35 @@ def pick_choice(body, action, respond, *, bot: SlackBot) -> None:
     )
 
 
+def respond_privately(respond, answer: Answer, *, title: str | None = None,
+                      feedback: FeedbackRef | None = None, choice: ChoiceRef | None = None
+                      ) -> None:
+    """An answer through a `response_url`, seen by the user alone: at most
+    MAX_EPHEMERAL_MESSAGES messages, then a line saying what could not be shown."""
+    messages = render_answer(answer, title=title, feedback=feedback, choice=choice)
+    for message in messages[:MAX_EPHEMERAL_MESSAGES]:
+        respond(response_type="ephemeral", replace_original=False, **message.as_kwargs())
+    notes = []
+    if len(messages) > MAX_EPHEMERAL_MESSAGES:
+        notes.append("The answer is longer than I can show here")
+    if answer.ok and answer.charts:
+        notes.append(f"{len(answer.charts)} chart(s) are not shown")
+    if notes:
+        text = "; ".join(notes) + ": add `--share` to post it all in the channel."
+        respond(response_type="ephemeral", replace_original=False,
+                text=text, blocks=[context(text)])
+
+
 def _mark_picked(bot: SlackBot, channel: str, message: dict, picked: str) -> None:
     """The offer, with its buttons replaced by what was picked (nobody presses twice)."""
     ts = message.get("ts")
     if not ts:
         return
-    blocks = [Block.parse(b) for b in message.get("blocks") or []
-              if b.get("block_id") != CHOICE_BLOCK]
+    blocks = [block for raw in message.get("blocks") or []
+              if raw.get("block_id") != CHOICE_BLOCK and (block := Block.parse(raw)) is not None]
     blocks.append(context(PICKED.format(choice=escape(picked))))
     try:
-        bot.out.update(channel, ts, SlackMessage(message.get("text") or picked,
-                                                 [b for b in blocks if b is not None]))
+        bot.out.update(channel, ts, SlackMessage(message.get("text") or picked, blocks))
     except Exception:
         log.exception("could not mark the choice picked in %s", channel)
 
