@@ -14,6 +14,7 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from store.db import sqlite_path
 from store.rows import currency_code
 
 # Environment variables with these prefixes are ours: an unknown one is a typo.
@@ -151,11 +152,9 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         """The database URL with a relative SQLite path resolved (and its folder created)."""
-        prefix = "sqlite:///"
-        if self.database_url.startswith(prefix) and self.database_url != "sqlite:///:memory:":
-            path = Path(self.database_url[len(prefix) :])
+        path = sqlite_path(self.database_url)
+        if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            return prefix + str(path)
         return self.database_url
 
     @property

@@ -116,3 +116,11 @@ def test_relative_sqlite_path_gets_its_folder_created(tmp_path, monkeypatch):
 
     assert load_settings().db_url == "sqlite:///state/kam.db"
     assert (tmp_path / "state").is_dir()
+
+
+def test_sqlite_uri_form_creates_the_files_folder_not_one_named_file(tmp_path, monkeypatch):
+    url = f"sqlite:///file:{tmp_path / 'state' / 'kam.db'}?mode=ro&uri=true"
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    assert load_settings().db_url == url
+    assert (tmp_path / "state").is_dir() and not (tmp_path / "file:").exists()
