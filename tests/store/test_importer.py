@@ -142,6 +142,19 @@ def test_empty_optional_value_is_stored_as_null(base_files, import_files, table_
     )
 
 
+def test_text_with_quotes_tabs_backslashes_and_line_breaks_is_stored_as_written(
+        base_files, import_files, table_rows):
+    # PostgreSQL loads through COPY, whose text format gives tab, backslash and newline a
+    # meaning of their own: they must arrive as written (and "\\N" is not NULL).
+    name = 'Müller & Söhne "Nord"\tGmbH \\N C:\\temp\nzweite Zeile'
+    quoted = name.replace('"', '""')
+    import_files({**base_files, "accounts.csv": "account_id,name,owner_user_id\n"
+                  f'A1,"{quoted}",u_anna\n'})
+
+    [account] = table_rows("accounts")
+    assert account[1] == name
+
+
 def test_row_with_the_wrong_number_of_fields_is_reported(base_files, import_errors):
     files = {**base_files, **orders("O1,A1,P1,2024-01-05,2,100.00")}
 
