@@ -34,12 +34,15 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.support.mock_slack
 
+from scale_data import postgres_url, scratch_postgres  # noqa: E402
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
@@ -63,10 +66,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare_database(root: Path) -> list[tuple[str, str]]:
-    """The demo data in a fresh database; returns (slack user id, question) pairs to ask."""
+@contextmanager
+def bench_database(root: Path) -> Iterator[str]:
+    """The benchmark's database: a SQLite file in `root`, or, with DATABASE_URL set to a
+    PostgreSQL server, a scratch database there (dropped afterwards)."""
+    server = postgres_url()
+    if server is None:
+        yield f"sqlite:///{root / 'kam.db'}"
+        return
+    with scratch_postgres(server) as url:
+        yield url
+
+
+def prepare_database(root: Path, url: str) -> list[tuple[str, str]]:
+    """The demo data in the fresh database at `url`; returns (slack user id, question)
+    pairs to ask."""
     generate(root / "csv")
-    engine = make_engine(f"sqlite:///{root / 'kam.db'}")
+    engine = make_engine(url)
     upgrade(engine)
     import_paths(engine, [root / "csv"])
     questions = []
@@ -108,13 +124,14 @@ class RemoteMock:
         return [c for c in (self.calls() if calls is None else calls) if c.method == method]
 
 
-def start_server(root: Path, mock: RemoteMock, port: int, *, settings: dict | None = None,
-                 own_group: bool = False) -> subprocess.Popen:
-    """`kam serve` on 127.0.0.1:`port` against the mock, offline model unless `settings`
-    say otherwise; `own_group` starts it in a process group of its own (to signal it)."""
+def start_server(root: Path, url: str, mock: RemoteMock, port: int, *,
+                 settings: dict | None = None, own_group: bool = False) -> subprocess.Popen:
+    """`kam serve` on 127.0.0.1:`port` on the database at `url` against the mock, offline
+    model unless `settings` say otherwise; `own_group` starts it in a process group of its
+    own (to signal it)."""
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{root / 'kam.db'}",
+        "DATABASE_URL": url,
         "KAM_DATA_DIR": str(root / "data"),
         "KAM_LLM": "offline",
         "KAM_LOG_LEVEL": "WARNING",
@@ -218,11 +235,12 @@ def main() -> None:
     mock_port = free_port()
     mock_process = start_mock(mock_port)
     mock = RemoteMock(mock_port)
-    with tempfile.TemporaryDirectory(prefix="kam-slack-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="kam-slack-bench-") as tmp, \
+            bench_database(Path(tmp)) as url:
         root = Path(tmp)
-        questions = prepare_database(root)
+        questions = prepare_database(root, url)
         port = free_port()
-        process = start_server(root, mock, port)
+        process = start_server(root, url, mock, port)
         try:
             wait_up(mock_port, "/_calls", mock_process)
             started = time.monotonic()

@@ -8,12 +8,14 @@ while:
 - the scripted model answers with a tool call and then the text, and injects a fault into
   `--fault-rate` of its replies (500, 429, an HTML page, a hang past the fallback timeout);
 - a bulk `kam import` of `--import-rows` order lines runs (from `--import-at` seconds), the
-  write lock SQLite gives it held for its whole transaction;
+  write lock SQLite gives it held for its whole transaction (PostgreSQL takes row locks);
 - the answer worker is killed with SIGKILL halfway through (`--kill-at`).
 
 Reports, from what the mock Slack received: every event answered or apologised for
 exactly once, placeholders left behind, duplicates; the acknowledgement latency p99
-inside and outside the import window (targets: < 3 s and < 50 ms); RSS of the server and
+inside and outside the import window (targets: < 50 ms outside; inside < 3 s on SQLite,
+< 50 ms on PostgreSQL: with DATABASE_URL set to a PostgreSQL server the soak runs on a
+scratch database there); RSS of the server and
 its workers at the start and the end.
 
     .venv/bin/python benchmarks/soak_bench.py [--events 1000] [--duration 300]
@@ -45,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from slack_bench import (  # noqa: E402
     RemoteMock,
+    bench_database,
     free_port,
     mention,
     percentile,
@@ -65,7 +68,7 @@ from tests.support.replies import replies  # noqa: E402
 SECRET = "soak-signing-secret"
 CHANNELS = 50
 ACK_P99_OUTSIDE_MS = 50.0
-ACK_P99_INSIDE_MS = 3000.0
+ACK_P99_INSIDE_SQLITE_MS = 3000.0
 FALLBACK_TIMEOUT_S = 2.0
 
 
@@ -121,9 +124,10 @@ def start_model(fault_rate: float, seed: int) -> tuple[subprocess.Popen, str]:
 # ----------------------------------------------------------------- the server
 
 
-def start_server(root: Path, mock: RemoteMock, model_url: str, port: int) -> subprocess.Popen:
+def start_server(root: Path, url: str, mock: RemoteMock, model_url: str,
+                 port: int) -> subprocess.Popen:
     """`kam serve` with the scripted model behind the offline fallback, in its own group."""
-    return bench_server(root, mock, port, own_group=True, settings={
+    return bench_server(root, url, mock, port, own_group=True, settings={
         "KAM_LLM": "openai",
         "KAM_LLM_FALLBACK": "offline",
         "KAM_LLM_FALLBACK_TIMEOUT_S": str(FALLBACK_TIMEOUT_S),
@@ -171,9 +175,9 @@ def rss_mb(pids: list[int]) -> float:
 # ----------------------------------------------------------------- the import
 
 
-def write_orders(root: Path, rows: int) -> Path:
+def write_orders(root: Path, url: str, rows: int) -> Path:
     """`rows` new order lines for the demo accounts, dated within the last year of data."""
-    engine = make_engine(f"sqlite:///{root / 'kam.db'}")
+    engine = make_engine(url)
     with make_session_factory(engine)() as session:
         accounts = session.scalars(select(Account.account_id)).all()
         products = session.scalars(select(Product.product_id)).all()
@@ -193,8 +197,8 @@ def write_orders(root: Path, rows: int) -> Path:
     return folder
 
 
-def run_import(root: Path, folder: Path, window: dict) -> None:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{root / 'kam.db'}",
+def run_import(root: Path, url: str, folder: Path, window: dict) -> None:
+    env = {**os.environ, "DATABASE_URL": url,
            "KAM_DATA_DIR": str(root / "data"), "KAM_LOG_LEVEL": "WARNING"}
     kam = Path(sys.executable).parent / "kam"
     window["start"] = time.monotonic()
@@ -313,16 +317,19 @@ def main() -> None:
     mock_process = start_mock(mock_port)
     mock = RemoteMock(mock_port)
     model_process, model_url = start_model(args.fault_rate, args.seed)
-    with tempfile.TemporaryDirectory(prefix="kam-soak-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="kam-soak-") as tmp, \
+            bench_database(Path(tmp)) as url:
         root = Path(tmp)
-        questions = prepare_database(root)
-        orders = write_orders(root, args.import_rows)
+        print(f"database: {url.split('@')[-1]}")
+        questions = prepare_database(root, url)
+        orders = write_orders(root, url, args.import_rows)
         port = free_port()
-        server = start_server(root, mock, model_url, port)
+        server = start_server(root, url, mock, model_url, port)
         try:
             wait_up(mock_port, "/_calls", mock_process)
             wait_up(port, "/readyz", server)
-            ok = soak(args, root, port, server, mock, questions, orders, import_at, kill_at)
+            ok = soak(args, root, url, port, server, mock, questions, orders, import_at,
+                      kill_at)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             try:
@@ -336,7 +343,7 @@ def main() -> None:
     sys.exit(0 if ok else 1)
 
 
-def soak(args, root, port, server, mock, questions, orders, import_at, kill_at) -> bool:
+def soak(args, root, url, port, server, mock, questions, orders, import_at, kill_at) -> bool:
     rng = random.Random(args.seed)
     events, schedule = build_schedule(args, questions, rng)
     rss_start = rss_mb([server.pid, *children(server.pid)])
@@ -346,7 +353,7 @@ def soak(args, root, port, server, mock, questions, orders, import_at, kill_at) 
           f"{args.fault_rate:.0%}")
     window: dict = {}
     started = time.monotonic()
-    importer = threading.Timer(import_at, run_import, args=(root, orders, window))
+    importer = threading.Timer(import_at, run_import, args=(root, url, orders, window))
     killed: dict = {}
 
     def kill() -> None:
@@ -381,6 +388,7 @@ def soak(args, root, port, server, mock, questions, orders, import_at, kill_at) 
     statuses = Counter(status for _, status, _ in results)
     p99_in = percentile(inside, 99) if inside else float("nan")
     p99_out = percentile(outside, 99)
+    inside_target = ACK_P99_INSIDE_SQLITE_MS if url.startswith("sqlite") else ACK_P99_OUTSIDE_MS
     resolved = counts.get("answered once", 0) + counts.get("apologised once", 0)
     print(f"sent in {load_s:.0f} s; HTTP statuses {dict(statuses)}")
     print(f"import of {args.import_rows:,} order lines: "
@@ -391,12 +399,12 @@ def soak(args, root, port, server, mock, questions, orders, import_at, kill_at) 
     print(f"ack p99 outside the import window: {p99_out:.1f} ms over {len(outside)} requests "
           f"(median {statistics.median(outside):.1f} ms; target < {ACK_P99_OUTSIDE_MS:.0f} ms)")
     print(f"ack p99 inside the import window: {p99_in:.1f} ms over {len(inside)} requests "
-          f"(target < {ACK_P99_INSIDE_MS:.0f} ms)")
+          f"(target < {inside_target:.0f} ms)")
     print(f"resolved exactly once: {resolved}/{len(events)} {counts}")
     print(f"RSS (server and workers): {rss_start:.0f} MB at the start, {rss_end:.0f} MB at the "
           f"end ({rss_end - rss_start:+.0f} MB; the killed worker's replacement included)")
     ok = (resolved == len(events) and p99_out < ACK_P99_OUTSIDE_MS
-          and (not inside or p99_in < ACK_P99_INSIDE_MS) and statuses.get(200) == len(results))
+          and (not inside or p99_in < inside_target) and statuses.get(200) == len(results))
     print("targets:", "met" if ok else "not met")
     return ok
 

@@ -109,14 +109,23 @@ def open_guidance_index(settings: Settings, embedder: TextEmbedder) -> GuidanceI
 
 
 def _synced_index(settings: Settings, embedder: TextEmbedder) -> GuidanceIndex:
+    """The index synced with the guidance files: mirrored when it is this process's own,
+    only added to when it is a Chroma server every replica shares (`kam knowledge index`
+    mirrors a server, run once from the folder every replica mounts)."""
     index = build_guidance_index(settings, embedder)
-    report = index.sync(default_sources(settings))
+    report = index.sync(default_sources(settings), mirror=not settings.kam_chroma_url)
     if report.chunks_added or report.chunks_removed:
         log.info(
             "guidance index: %d chunks added, %d removed",
             report.chunks_added,
             report.chunks_removed,
         )
+    if report.docs_kept:
+        log.warning(
+            "the shared guidance index holds %d documents that differ from or are not in this "
+            "replica's guidance files (%s): left as they are. Deploy the same guidance files "
+            "to every replica, then run `kam knowledge index` once to make the index mirror them",
+            len(report.docs_kept), ", ".join(report.docs_kept[:10]))
     return index
 
 

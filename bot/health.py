@@ -7,20 +7,24 @@ Each check returns a `Check` with one line for an operator: what is wrong and wh
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
 import traceback
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import Engine, func, insert, inspect, select, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from knowledge.embeddings import EmbeddingModelError, check_model_dir, default_model_dir
+from knowledge.index import COLLECTION_NAME
 from store.db import begin_briefly, sqlite_path
 from store.models import SlackEvent, User
 
@@ -147,11 +151,13 @@ def check_thread_store(data_dir: Path, engine: Engine | None = None) -> Check:
     return Check("thread store", True, f"{path} readable")
 
 
-def check_index(chroma_dir: Path, server_url: str | None = None) -> Check:
+def check_index(
+    chroma_dir: Path, server_url: str | None = None, collection: str = COLLECTION_NAME
+) -> Check:
     """The guidance index (Chroma's SQLite file, or the Chroma server) answers and holds
     chunks."""
     if server_url:
-        return _check_index_server(server_url)
+        return _check_index_server(server_url, collection)
     path = chroma_dir / CHROMA_FILE
     if not path.exists():
         return Check("knowledge index", False, f"{path} is missing: `kam knowledge index` or a "
@@ -166,15 +172,32 @@ def check_index(chroma_dir: Path, server_url: str | None = None) -> Check:
     return Check("knowledge index", True, f"{count} chunks")
 
 
-def _check_index_server(url: str) -> Check:
-    heartbeat = url.rstrip("/") + "/api/v2/heartbeat"
+def _check_index_server(url: str, collection: str) -> Check:
+    """The server answers, and its guidance collection is there and holds chunks (a server
+    that answers but lost its data, or was never filled, is not ready)."""
+    collections = (url.rstrip("/") + "/api/v2/tenants/default_tenant/databases/"
+                   "default_database/collections/")
     try:
-        with urllib.request.urlopen(heartbeat, timeout=5) as response:
-            response.read()
-    except (OSError, ValueError) as error:
+        found = _get_json(collections + quote(collection))
+        count = _get_json(collections + quote(str(found["id"])) + "/count")
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return Check("knowledge index", False, f"the Chroma server at {url} has no guidance "
+                         f"collection '{collection}': run `kam knowledge index`")
+        return Check("knowledge index", False, f"the Chroma server at {url} answered HTTP "
+                     f"{error.code} ({error.reason}): check the server's log")
+    except (OSError, ValueError, KeyError) as error:
         return Check("knowledge index", False, f"the Chroma server at {url} does not answer "
                      f"({getattr(error, 'reason', error)}): start it, or check KAM_CHROMA_URL")
-    return Check("knowledge index", True, f"Chroma server at {url} answers")
+    if not count:
+        return Check("knowledge index", False, f"the Chroma server at {url} holds no guidance "
+                     "(empty collection): run `kam knowledge index`")
+    return Check("knowledge index", True, f"{count} chunks on the Chroma server at {url}")
+
+
+def _get_json(url: str):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
 
 
 def check_embedding_model(configured: Path | None) -> Check:

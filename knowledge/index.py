@@ -98,6 +98,9 @@ class IndexReport:
     chunks_unchanged: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    # Only when adding (`mirror=False`): documents the index holds in another version or
+    # that are not in the files, left as they are.
+    docs_kept: list[str] = field(default_factory=list)
 
 
 def default_sources(settings: IndexSettings) -> list[Path]:
@@ -160,9 +163,17 @@ class GuidanceIndex:
 
     # --- writing ---------------------------------------------------------------------
 
-    def sync(self, sources: Iterable[Path], progress: ProgressFn | None = None) -> IndexReport:
+    def sync(
+        self, sources: Iterable[Path], progress: ProgressFn | None = None, *, mirror: bool = True
+    ) -> IndexReport:
         """Make the index mirror the guidance files under `sources`, re-embedding only
-        chunks whose content changed. Raises IngestError (nothing written) on a bad file."""
+        chunks whose content changed. Raises IngestError (nothing written) on a bad file.
+
+        `mirror=False` only adds the documents the index does not hold at all, and changes
+        or removes nothing: what a replica does at start with a shared Chroma server, where
+        a replica with older or fewer files must not undo another's (`docs_kept` names the
+        documents that differ; `kam knowledge index` mirrors).
+        """
         started = time.perf_counter()
         report = IndexReport()
         wanted = self._read_chunks(find_guidance_files(sources), report)
@@ -170,6 +181,15 @@ class GuidanceIndex:
 
         new = [c for c in wanted.values() if c.chunk_id not in stored]
         gone = [cid for cid in stored if cid not in wanted]
+        if not mirror:
+            held = set(stored.values())
+            report.docs_kept = sorted({c.doc_id for c in new if c.doc_id in held}
+                                      | {stored[cid] for cid in gone})
+            new = [c for c in new if c.doc_id not in held]
+            kept = set(report.docs_kept)
+            wanted = {cid: c for cid, c in wanted.items() if c.doc_id not in kept}
+            stored = {cid: doc for cid, doc in stored.items() if doc not in kept}
+            gone = []
         self._tally(report, wanted, stored, new, gone)
 
         # Add before deleting: if embedding fails half-way, the old chunks still answer

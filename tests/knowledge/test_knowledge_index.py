@@ -126,7 +126,50 @@ def test_replicas_share_the_index_on_a_chroma_server(chroma_url, counting_embedd
 
     assert report.chunks_added == 0 and counting_embedder.texts == []
     assert other.search("walk-away point")[0].doc_id == "renewals"
-    assert check_index(Path("unused"), chroma_url).ok
+    check = check_index(Path("unused"), chroma_url, collection=name)
+    assert check.ok and "5 chunks" in check.detail
+
+
+def test_a_chroma_server_without_the_guidance_is_not_ready(chroma_url, counting_embedder):
+    name = f"t{uuid.uuid4().hex}"
+
+    missing = check_index(Path("unused"), chroma_url, collection=name)
+    GuidanceIndex(chroma_url, counting_embedder, collection_name=name)  # created, still empty
+    empty = check_index(Path("unused"), chroma_url, collection=name)
+
+    assert not missing.ok and "no guidance collection" in missing.detail
+    assert not empty.ok and "holds no guidance" in empty.detail
+    assert all("kam knowledge index" in c.detail for c in (missing, empty))
+
+
+def test_a_replica_with_other_files_adds_only_what_the_shared_index_lacks(
+        chroma_url, counting_embedder, corpus_dir, three_docs, write_doc, tmp_path):
+    name = f"t{uuid.uuid4().hex}"
+    GuidanceIndex(chroma_url, counting_embedder, collection_name=name).sync([corpus_dir])
+    # Another replica: an older renewals.md, no qbr.md, and a document of its own.
+    old = tmp_path / "replica-b"
+    old.mkdir()
+    for doc in three_docs[:2]:
+        (old / doc.name).write_text(doc.read_text().replace("Trade concessions", "Give in"))
+    write_doc("pricing.md", "Pricing", "## Discounts\n\nNever discount without a trade.\n",
+              directory=old)
+    counting_embedder.reset()
+
+    replica = GuidanceIndex(chroma_url, counting_embedder, collection_name=name)
+    report = replica.sync([old], mirror=False)
+
+    # stakeholders.md is the same text at another path, which a chunk's id includes.
+    assert report.docs_kept == ["qbr", "renewals", "stakeholders"]
+    assert (report.docs_added, report.docs_removed, report.chunks_removed) == (1, 0, 0)
+    assert [d.doc_id for d in replica.documents()] == ["pricing", "qbr", "renewals",
+                                                       "stakeholders"]
+    texts = [h.text for h in replica.search("negotiation with procurement", k=5)]
+    assert not any("Give in" in t for t in texts), "the newer renewals.md stays"
+
+    mirrored = replica.sync([old])  # `kam knowledge index` from replica B's folder
+
+    assert (mirrored.docs_removed, mirrored.docs_updated) == (1, 2)
+    assert [d.doc_id for d in replica.documents()] == ["pricing", "renewals", "stakeholders"]
 
 
 def test_an_unreachable_chroma_server_is_one_line_for_the_operator():
