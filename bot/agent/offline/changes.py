@@ -56,20 +56,12 @@ A_MONTH = re.compile(r"\b(since last month|(over|in|during|within) the (last|pas
                      r"past month|month over month|mom)\b")
 QBR = re.compile(r"\b(since|from|after) (the |our |my |their |his |her )?(last |latest |previous |"
                  r"most recent )?qbrs?\b")
-COUNT = re.compile(r"\b(?:top|biggest|largest|first) (\d{1,2}|" + "|".join(NUMBERS) + r")\b|\b("
-                   r"\d{1,2}|" + "|".join(NUMBERS) + r") (?:biggest |largest )?(?:movers|accounts|"
-                   r"accts|customers|changes|swings|fallers|risers)\b")
+_FEW = r"(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)"
+COUNT = re.compile(r"\b(?:top|biggest|largest|first) " + _FEW + r"\b|\b" + _FEW + r" (?:biggest |"
+                   r"largest )?(?:movers|accounts|accts|customers|changes|swings|fallers|risers)\b")
+MOST = 20  # the tool's cap
 DAY_MONTH_WEEKS = 4
 
-
-def count(text: str) -> int | None:
-    """How many movers a question asks for ("top 3", "5 biggest movers"), if it says."""
-    match = COUNT.search(text)
-    if match is None:
-        return None
-    word = match.group(1) or match.group(2)
-    value = int(word) if word.isdigit() else NUMBERS[word]
-    return value if 0 < value <= 20 else None
 
 
 def asks_change(text: str, kpis: list[str], book: bool) -> bool:

@@ -408,8 +408,9 @@ class Reader:
             kpis.remove("revenue_growth")  # "declined", "going down": a change, not growth
         request.kpis = kpis
         request.threshold, request.more_periods = None, []
-        if not follow_up or changes.count(text) is not None:
-            request.n = changes.count(text)
+        asked = count_in(text, changes.COUNT, changes.MOST)
+        if not follow_up or asked is not None:
+            request.n = asked
         kpi = kpis[0] if kpis else None
         way = changes.movement(text, kpi, TRACKED[kpi].higher_is_better if kpi else True)
         if way != "any" or not follow_up:
@@ -626,13 +627,14 @@ def kpis_in(found: Words, lexicon: Lexicon) -> list[str]:
     return kpis
 
 
-def count_in(text: str) -> int | None:
-    match = COUNT.search(text)
+def count_in(text: str, pattern: re.Pattern[str] = COUNT, most: int = 50) -> int | None:
+    """How many a question asks for ("top 3", "5 accounts"), up to `most`."""
+    match = pattern.search(text)
     if not match:
         return None
     word = match.group(1) or match.group(2)
     value = int(word) if word.isdigit() else NUMBER_WORDS[word]
-    return value if 0 < value <= 50 else None
+    return value if 0 < value <= most else None
 
 
 ORDINALS = {
