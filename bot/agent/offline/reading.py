@@ -330,6 +330,11 @@ class Reader:
             return "compare_periods", 0.95, None
         scores = self.classifier.scores(found.masked)
         best = max(scores, key=scores.__getitem__)
+        if best != "movers" and "movers" in scores:
+            # Movers is a reading the change words did not back: its share must not make
+            # another reading look unsure (and ask "do you mean…?").
+            rest = 1.0 - scores.pop("movers")
+            scores = {intent: score / rest for intent, score in scores.items()}
         if HOW_TO.match(lead) and not found.accounts and not found.unknown and not found.people \
                 and best not in ("draft_plan", "draft_agenda", "draft_prep", "out_of_scope"):
             return "guidance", max(scores["guidance"], 0.9), None
