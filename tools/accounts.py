@@ -21,7 +21,7 @@ from store.models import TIERS, User
 from tools import views
 from tools.args import ToolArgs, tidy
 from tools.context import CallerContext
-from tools.find import AmbiguousAccount
+from tools.find import AmbiguousAccount, resolve_account
 from tools.history import TRACKED_KPIS
 from tools.kpi_config import BANDS, KpiConfig
 from tools.kpis import KPI_NAMES, KpiEngine, UnknownKpi
@@ -126,6 +126,7 @@ class CompareArgs(PortfolioArgs):
 
 
 class MoversArgs(GroupArgs):
+    account: AccountRef | None = Field(None, description="Omit for the portfolio")
     kpi: TrackedKpi | None = Field(None, description="Omit for every tracked KPI")
     direction: Literal["worse", "better", "any"] = "any"
     weeks: int = Field(1, ge=1, le=104, description="Compare with N weeks earlier")
@@ -322,16 +323,25 @@ def make_account_tools(
 
     @tool("kpi_movers", args_schema=MoversArgs)
     def kpi_movers(
-        runtime: ToolRuntime[CallerContext], kpi: str | None = None, direction: Direction = "any",
-        weeks: int = 1, since: date | None = None, n: int = 5, as_of: date | None = None,
-        **filters: Any,
+        runtime: ToolRuntime[CallerContext], account: str | None = None, kpi: str | None = None,
+        direction: Direction = "any", weeks: int = 1, since: date | None = None, n: int = 5,
+        as_of: date | None = None, **filters: Any,
     ) -> str:
-        """What changed: the caller's accounts whose KPIs moved most between weekly snapshots
-        (last week by default), each with the causes on record (signs fired, survey
-        responses, opportunities won or lost, contracts ended, tickets)."""
+        """Use for "what changed / moved / got worse or better" questions: the caller's accounts
+        (or one account) whose KPIs moved most between weekly snapshots (last week by default;
+        weeks=4 for a month, since=a date such as the last QBR), each with the causes on
+        record (signs fired, survey responses, opportunities won or lost, contracts ended,
+        tickets). Not for a KPI's current value or year-on-year growth."""
         kpis = (kpi,) if kpi else TRACKED_KPIS
+
+        def which(engine: KpiEngine) -> Portfolio:
+            if account is None:
+                return pf(engine, filters)
+            found = resolve_account(engine.session, engine.scope, account)
+            return Portfolio(AccountFilter(account_ids=(found.account_id,)))
+
         return answer(runtime, as_of, lambda e: movers_view(
-            e, kpis, pf(e, filters), weeks=weeks, since=since, direction=direction, n=n))
+            e, kpis, which(e), weeks=weeks, since=since, direction=direction, n=n))
 
     return tidy([
         find_accounts, account_summary, get_kpi, rank_accounts, at_risk_accounts, renewals_due,

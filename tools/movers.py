@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session, aliased
 
 from store.access import AccessScope
 from store.models import (
+    Account,
     AccountScore,
+    Activity,
     Contract,
     KpiSnapshot,
     Opportunity,
@@ -116,6 +118,17 @@ class Movers:
     accounts_moved: int
     items: list[Mover]
     note: str | None = None
+
+
+def last_qbr(session: Session, scope: AccessScope, account_id: str, on_or_before: date
+             ) -> date | None:
+    """The day of the account's last QBR on record (an activity of kind qbr), if the caller
+    may see the account: where "since the last QBR" starts."""
+    return session.scalar(
+        select(func.max(Activity.occurred_on))
+        .join(Account, Account.account_id == Activity.account_id)
+        .where(Activity.account_id == account_id, Activity.kind == "qbr",
+               Activity.occurred_on <= on_or_before, scope.account_clause()))
 
 
 def between(base: SnapshotWeek, current: SnapshotWeek) -> Period:

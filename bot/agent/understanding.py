@@ -37,7 +37,7 @@ from tools.portfolio import Portfolio
 
 # Arguments that say nothing when they hold the tool's default.
 DEFAULTS: dict[str, Any] = {"order": "highest", "n": 10, "days": 90, "min_band": "medium",
-                            "kind": "year", "limit": 20}
+                            "kind": "year", "limit": 20, "direction": "any", "weeks": 1}
 IGNORED = {"as_of", "query", "k"}  # the guidance query is free text: its passages are checked
 OUTCOME_WORDS = {"clarify": "which one do you mean", "not_found": "i can't find",
                  "out_of_scope": "i can't do that"}

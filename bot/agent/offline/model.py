@@ -45,7 +45,8 @@ READINGS = {
     "risk_advice": "why an account is at risk and what to do",
     "guidance": "advice from the KAM guidance", "draft_plan": "a draft account plan",
     "draft_agenda": "a draft QBR agenda", "draft_prep": "QBR prep notes",
-    "portfolio": "a portfolio overview", "out_of_scope": "something I can't do",
+    "portfolio": "a portfolio overview", "movers": "what changed since an earlier week",
+    "out_of_scope": "something I can't do",
 }
 ModelHandler = Callable[[ModelRequest[CallerContext]], ModelResponse]
 

@@ -8,6 +8,7 @@ can never substitute a similarly named account.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from bot.agent.offline.request import Period, Request
@@ -84,6 +85,8 @@ def _plan_intent(intent: str, r: Request) -> list[dict[str, Any]]:
                      k=3)]
     if intent == "guidance":
         return [call("search_guidance", query=r.question, k=3)]
+    if intent == "movers":
+        return [_movers(r, a) for a in r.accounts] or [_movers(r, None)]
     if intent == "portfolio":
         f = filters(r)
         return [call("get_kpi", kpi="revenue", group_by="owner", **f),
@@ -122,3 +125,15 @@ def _rank(r: Request) -> list[dict[str, Any]]:
     if r.with_renewals:
         calls.append(call("renewals_due", days=r.days or 365, **filters(r)))
     return calls
+
+
+def _movers(r: Request, account: str | None) -> dict[str, Any]:
+    """Movers of one account or of the portfolio, since the snapshot of the day before the
+    period starts, or `weeks` back (the tool's default: one)."""
+    since = as_of = None
+    if r.period is not None:
+        since, as_of = (r.period.start - timedelta(days=1)).isoformat(), r.period.end.isoformat()
+    direction = None if r.movement == "any" else r.movement
+    return call("kpi_movers", account=account, kpi=next(iter(r.kpis), None),
+                direction=direction, weeks=r.weeks, since=since, as_of=as_of, n=r.n,
+                **({} if account else filters(r)))

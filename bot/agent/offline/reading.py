@@ -24,6 +24,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.agent.offline import changes
 from bot.agent.offline.classifier import IntentModel
 from bot.agent.offline.lexicon import Lexicon
 from bot.agent.offline.names import Mention, NameIndex, fold, named, tokens
@@ -31,6 +32,8 @@ from bot.agent.offline.periods import PeriodReader
 from bot.agent.offline.request import NEEDS_ACCOUNT, Period, Request, Threshold
 from store.access import AccessScope
 from store.models import Account, User
+from tools.history import TRACKED
+from tools.movers import last_qbr
 from tools.periods import resolve_as_of
 
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -182,6 +185,10 @@ class Directory:
             self._shared = shared
         return shared
 
+    def last_qbr(self, scope: AccessScope, account_id: str, as_of: date) -> date | None:
+        with self.sessions() as session:
+            return last_qbr(session, scope, account_id, as_of)
+
     def _scoped(self, scope: AccessScope, shared: Names) -> Names:
         with self.sessions() as session:
             mine = session.execute(
@@ -237,7 +244,7 @@ class Reader:
                           readings=readings)
         self.fill(request, found, names, periods, scope)
         if previous is not None and self.is_follow_up(found, request, previous):
-            request = self.follow(request, found, previous, names, periods)
+            request = self.follow(request, found, previous, names, periods, scope)
         elif previous is not None and not request.accounts and not request.unknown and \
                 previous.topic and (PRONOUNS.search(found.text) or (
                     request.intent in ABOUT_ONE_ACCOUNT and not BOOK.search(found.text)
@@ -281,9 +288,11 @@ class Reader:
         hits = sorted((hit.start, intent) for intent, matcher in self.lexicon.intent_cues.items()
                       for hit in matcher.find(found.text))
         extra: list[str] = []
+        moved = changes.asks_change(found.text, found.kpis, book=True)
         for _, intent in hits:
             if intent != request.intent and intent not in extra and \
-                    (intent not in NEEDS_ACCOUNT or request.accounts):
+                    (intent not in NEEDS_ACCOUNT or request.accounts) and \
+                    (intent != "movers" or moved):
                 extra.append(intent)
         if request.intent == "kpi" or (request.intent == "account_summary" and request.kpis):
             extra = [i for i in extra if i != "account_summary" or request.intent != "kpi"]
@@ -306,10 +315,14 @@ class Reader:
         """The intent and its probability; the classifier's scores when it decided."""
         text = found.text
         lead = ACTION_LEAD.sub("", text)
-        if self.lexicon.actions.find(lead[:40]) and self.lexicon.actions.find(lead)[0].start == 0:
+        moved = changes.asks_change(text, found.kpis, bool(BOOK.search(text)))
+        actions = self.lexicon.actions.find(lead)
+        if actions and actions[0].start == 0 and not (moved and actions[0].phrase == "change"):
             return "out_of_scope", 1.0, None
         if WHY.match(text) and previous is not None and len(found.words) <= 6:
             return "risk_advice", 1.0, None
+        if moved:
+            return "movers", 0.95, None
         # "how did X do vs last year" compares periods; "how much has X grown vs the previous
         # year" asks for its growth.
         if COMPARING.search(text) and len(PERIOD_WORDS.findall(text)) >= 2 and \
@@ -317,6 +330,11 @@ class Reader:
             return "compare_periods", 0.95, None
         scores = self.classifier.scores(found.masked)
         best = max(scores, key=scores.__getitem__)
+        if best != "movers" and "movers" in scores:
+            # Movers is a reading the change words did not back: its share must not make
+            # another reading look unsure (and ask "do you mean…?").
+            rest = 1.0 - scores.pop("movers")
+            scores = {intent: score / rest for intent, score in scores.items()}
         if HOW_TO.match(lead) and not found.accounts and not found.unknown and not found.people \
                 and best not in ("draft_plan", "draft_agenda", "draft_prep", "out_of_scope"):
             return "guidance", max(scores["guidance"], 0.9), None
@@ -382,6 +400,44 @@ class Reader:
         request.with_renewals = request.intent == "rank" and bool(RENEW_WITH.search(text))
         if request.intent == "compare_periods":
             request.compare = compare_kind(text)  # type: ignore[assignment]
+        if request.intent == "movers":
+            self.movers(request, found, periods, scope)
+
+    def movers(self, request: Request, found: Words, periods: PeriodReader,
+               scope: AccessScope, follow_up: bool = False) -> None:
+        """Which KPI moved which way over which window; a follow-up ("and csat?", "and this
+        month?") changes only what it says."""
+        text = found.text
+        kpis = [k for k in request.kpis if k in TRACKED]
+        if "revenue_growth" in kpis and not re.search(r"\b(grow\w*|growth|yoy)\b", text):
+            kpis.remove("revenue_growth")  # "declined", "going down": a change, not growth
+        request.kpis = kpis
+        request.threshold, request.more_periods = None, []
+        asked = count_in(text, changes.COUNT, changes.MOST)
+        if not follow_up or asked is not None:
+            request.n = asked
+        kpi = kpis[0] if kpis else None
+        way = changes.movement(text, kpi, TRACKED[kpi].higher_is_better if kpi else True)
+        if way != "any" or not follow_up:
+            request.movement = way  # type: ignore[assignment]
+        span = changes.window(text, periods)
+        if follow_up and span == changes.Window() and not changes.ONE_WEEK.search(text):
+            return  # no window said: keep the previous one
+        request.weeks, request.period = span.weeks, _period(span.span)
+        if span.qbr:
+            request.period = _period(self.since_qbr(request, periods, scope))
+
+    def since_qbr(self, request: Request, periods: PeriodReader, scope: AccessScope
+                  ) -> changes.Span:
+        """From the one account's last QBR on record; else this quarter, saying why."""
+        if len(request.accounts) != 1:
+            return changes.this_quarter(periods, "QBR dates differ by account")
+        account = request.accounts[0]
+        name = request.account_names[account]
+        held = self.directory.last_qbr(scope, account, periods.as_of)
+        if held is None:
+            return changes.this_quarter(periods, f"no QBR with {name} on record")
+        return changes.qbr_span(held, name, periods.as_of)
 
     def threshold(self, text: str, kpis: Sequence[str]) -> Threshold | None:
         bounds = self.lexicon.bounds.find(text)
@@ -418,7 +474,7 @@ class Reader:
                 previous.intent, "kpi", "rank"))
 
     def follow(self, request: Request, found: Words, previous: Request, names: Names,
-               periods: PeriodReader) -> Request:
+               periods: PeriodReader, scope: AccessScope) -> Request:
         """The previous request, changed by what this question says."""
         text = found.text
         if request.intent == "risk_advice" and WHY.match(text):
@@ -478,7 +534,8 @@ class Reader:
                 setattr(merged, key, getattr(request, key))
         switch = request.intent != previous.intent and request.confidence >= 0.5 and (
             (request.intent in NEEDS_ACCOUNT | {"opportunities", "tickets", "compare_periods"}
-             and not FOLLOW_UP.match(text)) or self.cued(found.text, request.intent))
+             and not FOLLOW_UP.match(text)) or self.cued(found.text, request.intent)
+            or request.intent == "movers")
         if switch:
             merged.intent = request.intent
             merged.kpis = request.kpis
@@ -488,6 +545,8 @@ class Reader:
             if previous.intent == "guidance":  # "what goes in a prep note?" "ok do one for X"
                 merged.intent = next((intent for pattern, intent in DRAFTS
                                       if pattern.search(fold(previous.question))), "guidance")
+        if merged.intent == "movers":
+            self.movers(merged, found, periods, scope, follow_up=not switch)
         return merged
 
     def cued(self, text: str, intent: str) -> bool:
@@ -573,13 +632,14 @@ def kpis_in(found: Words, lexicon: Lexicon) -> list[str]:
     return kpis
 
 
-def count_in(text: str) -> int | None:
-    match = COUNT.search(text)
+def count_in(text: str, pattern: re.Pattern[str] = COUNT, most: int = 50) -> int | None:
+    """How many a question asks for ("top 3", "5 accounts"), up to `most`."""
+    match = pattern.search(text)
     if not match:
         return None
     word = match.group(1) or match.group(2)
     value = int(word) if word.isdigit() else NUMBER_WORDS[word]
-    return value if 0 < value <= 50 else None
+    return value if 0 < value <= most else None
 
 
 ORDINALS = {

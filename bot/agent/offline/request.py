@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 INTENTS = (
     "account_summary", "kpi", "rank", "at_risk", "renewals", "stakeholders", "activities",
     "opportunities", "tickets", "customer_kpis", "compare_periods", "risk_advice", "guidance",
-    "draft_plan", "draft_agenda", "draft_prep", "portfolio", "out_of_scope",
+    "draft_plan", "draft_agenda", "draft_prep", "portfolio", "movers", "out_of_scope",
 )
 Intent = Literal[INTENTS]  # type: ignore[valid-type]
 # Intents that are about one account and cannot run without it.
@@ -70,6 +70,10 @@ class Request(BaseModel):
     quadrant: str | None = None
     threshold: Threshold | None = None
     compare: Literal["year", "quarter", "quarter_yoy"] | None = None
+    # Movers ("what changed"): which way, and the window: `weeks` back, or since the day
+    # before `period` starts (its label says which period, e.g. the last QBR's date).
+    movement: Literal["worse", "better", "any"] = "any"
+    weeks: int | None = None
     with_renewals: bool = False  # "top 3 by growth and when they renew"
     also: list[str] = Field(default_factory=list)  # second intents: "summary + open tickets"
     form: Literal["short", "full"] = "short"

@@ -24,7 +24,7 @@ TOOL_TEMPLATES = {
     "open_tickets": "tickets", "customer_kpis": "customer_kpis",
     "compare_periods": "compare_periods", "search_guidance": "guidance",
     "draft_account_plan": "draft_plan", "draft_qbr_agenda": "draft_agenda",
-    "draft_qbr_prep_note": "draft_prep",
+    "draft_qbr_prep_note": "draft_prep", "kpi_movers": "movers",
 }
 STORY_INTENTS = ("risk_advice", "portfolio")
 
@@ -37,6 +37,8 @@ def write_answer(prompts: Prompts, request: Request, results: list[tuple[str, An
         return prompts.render("answers/error.md.j2", error=errors[0], mention=mention,
                               mark=OFFLINE_MARK)
     label = request.period.label if request.period else None
+    if request.intent == "movers" and label is None:
+        label = f"over the last {request.weeks} weeks" if request.weeks else "since last week"
     if request.intent in STORY_INTENTS:
         by_tool: dict[str, Any] = {}
         for name, payload in results:
