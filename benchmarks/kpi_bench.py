@@ -98,8 +98,9 @@ def duckdb_growth_ranking(csv_dir: Path, as_of, currencies: bool) -> Callable[[i
     con = duckdb.connect()
     con.execute(f"CREATE TABLE orders AS SELECT * FROM read_csv('{csv_dir / 'orders.csv'}')")
     con.execute(f"CREATE TABLE accounts AS SELECT * FROM read_csv('{csv_dir / 'accounts.csv'}')")
-    con.execute(f"CREATE TABLE fx AS SELECT * FROM read_csv('{csv_dir / 'fx_rates.csv'}', "
-                "types={'month': 'VARCHAR'})")
+    if currencies:
+        con.execute(f"CREATE TABLE fx AS SELECT * FROM read_csv('{csv_dir / 'fx_rates.csv'}', "
+                    "types={'month': 'VARCHAR'})")
     cur = current_period(as_of)
     pri = prior_period(cur)
     revenue = "revenue"
