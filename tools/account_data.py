@@ -29,6 +29,7 @@ from store.models import (
 from tools import measures as m
 from tools.churn import churn_details
 from tools.customer import achievement
+from tools.financials import constant_currency_growth
 from tools.kpi_types import KpiTrend
 from tools.kpis import KpiEngine
 from tools.periods import Period, current_period, quarter, quarter_label, quarters_up_to
@@ -110,18 +111,15 @@ def billed(
     beside the reported growth. None for an account in the reporting currency."""
     if account.currency is None:
         return None
-    accounts = select(Account.account_id).where(Account.account_id == account.account_id)
-    row = m.fetch(engine.session, accounts, {
-        "cur": m.order_sum("revenue_local", current),
-        "pri": m.order_sum("revenue_local", prior),
-        "reported": m.order_sum("revenue", current),
-        "reported_pri": m.order_sum("revenue", prior),
-    })[account.account_id]
-    if (row["cur"], row["pri"]) == (row["reported"], row["reported_pri"]):
+    _, rows = engine.rows(["revenue_growth"], AccountFilter(account_ids=(account.account_id,)),
+                          engine.context(current, prior))
+    row = rows[account.account_id]
+    local = (row["rev_local_cur"], row["rev_local_prior"])
+    if local == (row["rev_cur"], row["rev_prior"]):
         return None  # billed in the reporting currency: nothing converted
-    growth = (row["cur"] - row["pri"]) / row["pri"] if row["pri"] > 0 else None
-    return {"currency": account.currency, "revenue_cents": int(row["cur"]),
-            "prior_revenue_cents": int(row["pri"]), "constant_currency_growth_ratio": growth}
+    return {"currency": account.currency, "revenue_cents": int(local[0]),
+            "prior_revenue_cents": int(local[1]),
+            "constant_currency_growth_ratio": constant_currency_growth([row])}
 
 
 def contracts_ending(engine: KpiEngine, account_id: str) -> list[dict[str, Any]]:
