@@ -94,8 +94,13 @@ def quarter(day: date, fiscal_start: int = 1) -> Period:
     return fiscal.part(*fiscal.part_of(day, 3), months=3)
 
 
-def quarter_label(period: Period) -> str:
-    return f"{period.start.year}-Q{(period.start.month - 1) // 3 + 1}"
+def quarter_label(period: Period, fiscal_start: int = 1) -> str:
+    """A quarter's short name: '2026-Q3' for calendar quarters, 'Q3 FY26' for fiscal ones."""
+    if fiscal_start == 1:
+        return f"{period.start.year}-Q{(period.start.month - 1) // 3 + 1}"
+    fiscal = FiscalCalendar(fiscal_start)
+    fiscal_year, index = fiscal.part_of(period.start, 3)
+    return fiscal.name(fiscal_year, 3, index)
 
 
 def last_complete_quarter(as_of: date, fiscal_start: int = 1) -> Period:
