@@ -29,7 +29,7 @@ from store.models import (
 from tools import measures as m
 from tools.churn import churn_details
 from tools.customer import achievement
-from tools.financials import constant_currency_growth
+from tools.financials import billed_abroad, constant_currency_growth
 from tools.kpi_types import KpiTrend
 from tools.kpis import KpiEngine
 from tools.periods import Period, current_period, quarter, quarter_label, quarters_up_to
@@ -114,11 +114,10 @@ def billed(
     _, rows = engine.rows(["revenue_growth"], AccountFilter(account_ids=(account.account_id,)),
                           engine.context(current, prior))
     row = rows[account.account_id]
-    local = (row["rev_local_cur"], row["rev_local_prior"])
-    if local == (row["rev_cur"], row["rev_prior"]):
+    if not billed_abroad(row):
         return None  # billed in the reporting currency: nothing converted
-    return {"currency": account.currency, "revenue_cents": int(local[0]),
-            "prior_revenue_cents": int(local[1]),
+    return {"currency": account.currency, "revenue_cents": int(row["rev_local_cur"]),
+            "prior_revenue_cents": int(row["rev_local_prior"]),
             "constant_currency_growth_ratio": constant_currency_growth([row])}
 
 

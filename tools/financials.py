@@ -115,8 +115,10 @@ def _growth(current: int, prior: int, ctx: Ctx, inputs: dict) -> KpiResult:
 
 
 def billed_abroad(row: Row) -> bool:
-    """Whether the account bills in another currency than the reporting one."""
-    return row["rev_local_cur"] is not None
+    """Whether the account bills in another currency than the reporting one: its amounts were
+    converted (an account may name the reporting currency itself: nothing converted)."""
+    local = (row["rev_local_cur"], row["rev_local_prior"])
+    return local[0] is not None and local != (row["rev_cur"], row["rev_prior"])
 
 
 def _at_prior_rates(row: Row) -> float:
