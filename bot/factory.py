@@ -34,6 +34,7 @@ from store.db import ensure_schema, make_engine, make_session_factory
 from store.ratelimit import RateLimit
 from tools.accounts import make_account_tools
 from tools.drafting import make_drafting_tools
+from tools.glance import KpiPortfolio
 from tools.guidance import make_guidance_tools
 from tools.kpi_config import KpiConfig
 
@@ -74,11 +75,32 @@ def build_services(settings: Settings, *, migrate: bool = True, create: bool = T
                     reader=reader, reads=make_session_factory(reader))
 
 
+def kpi_config(settings: Settings) -> KpiConfig:
+    """The KPI settings: fiscal year start, reporting currency, and the locale for the texts
+    tools write for people."""
+    return KpiConfig(fiscal_year_start=settings.kam_fiscal_year_start,
+                     reporting_currency=settings.kam_reporting_currency,
+                     locale=settings.kam_locale)
+
+
+def build_prompts(settings: Settings) -> Prompts:
+    """The templates, writing money in the reporting currency as KAM_LOCALE does and periods
+    in fiscal terms."""
+    return Prompts(currency=settings.kam_reporting_currency, locale=settings.kam_locale,
+                   fiscal_start=settings.kam_fiscal_year_start)
+
+
+def build_portfolio(services: Services) -> KpiPortfolio:
+    """The App Home's and the digest's portfolio at a glance, read through the read-only
+    engine, in the KPI settings."""
+    settings = services.settings
+    return KpiPortfolio(services.reads, as_of=settings.kam_as_of, config=kpi_config(settings))
+
+
 def build_tools(services: Services, index, prompts: Prompts) -> list:
     """The agent's tool allowlist: account tools and guidance search that only read, and
     the drafting tools, of which `draft_account_plan` alone writes (the plan it saves)."""
-    config = KpiConfig(fiscal_year_start=services.settings.kam_fiscal_year_start,
-                       reporting_currency=services.settings.kam_reporting_currency)
+    config = kpi_config(services.settings)
     return [
         *make_account_tools(services.reads, config=config),
         *make_guidance_tools(index),
@@ -167,8 +189,7 @@ def build_assistant(
     `model`: a chat model instead of KAM_LLM's (evals: the red team's obedient model).
     """
     services = services or build_services(settings)
-    prompts = Prompts(currency=settings.kam_reporting_currency, locale=settings.kam_locale,
-                      fiscal_start=settings.kam_fiscal_year_start)
+    prompts = build_prompts(settings)
     # The model loads here, in this thread: loaded on a background thread while this one
     # imported other packages, torch came out partially initialised now and then and
     # crashed answer workers at start (seen in `make bench-soak`).

@@ -123,7 +123,9 @@ MONEY_INPUTS = {"revenue", "prior_revenue", "cost", "gross_margin", "cost_to_ser
                 "profit_after_cost_to_serve", "wallet_estimate", "won_amount", "retained_revenue",
                 "current_revenue", "gross_margin_12m"}
 THIN_EVIDENCE = 3  # fewer survey responses than this: say the figure rests on little
-HIDDEN_INPUTS = {"signs_fired", "signs_not_fired", "kinds", "splits", "as_of", "subject", "band"}
+# Not in the working line: shown elsewhere (the growth at constant currency beside the growth).
+HIDDEN_INPUTS = {"signs_fired", "signs_not_fired", "kinds", "splits", "as_of", "subject", "band",
+                 "constant_currency_growth_pct"}
 
 
 def _input_value(key: str, value: object, currency: str | None, locale: str) -> str | None:

@@ -29,6 +29,7 @@ from store.models import (
 from tools import measures as m
 from tools.churn import churn_details
 from tools.customer import achievement
+from tools.financials import billed_abroad, constant_currency_growth
 from tools.kpi_types import KpiTrend
 from tools.kpis import KpiEngine
 from tools.periods import Period, current_period, quarter, quarter_label, quarters_up_to
@@ -110,18 +111,14 @@ def billed(
     beside the reported growth. None for an account in the reporting currency."""
     if account.currency is None:
         return None
-    accounts = select(Account.account_id).where(Account.account_id == account.account_id)
-    row = m.fetch(engine.session, accounts, {
-        "cur": m.order_sum("revenue_local", current),
-        "pri": m.order_sum("revenue_local", prior),
-        "reported": m.order_sum("revenue", current),
-        "reported_pri": m.order_sum("revenue", prior),
-    })[account.account_id]
-    if (row["cur"], row["pri"]) == (row["reported"], row["reported_pri"]):
+    _, rows = engine.rows(["revenue_growth"], AccountFilter(account_ids=(account.account_id,)),
+                          engine.context(current, prior))
+    row = rows[account.account_id]
+    if not billed_abroad(row):
         return None  # billed in the reporting currency: nothing converted
-    growth = (row["cur"] - row["pri"]) / row["pri"] if row["pri"] > 0 else None
-    return {"currency": account.currency, "revenue_cents": int(row["cur"]),
-            "prior_revenue_cents": int(row["pri"]), "constant_currency_growth_ratio": growth}
+    return {"currency": account.currency, "revenue_cents": int(row["rev_local_cur"]),
+            "prior_revenue_cents": int(row["rev_local_prior"]),
+            "constant_currency_growth_ratio": constant_currency_growth([row])}
 
 
 def contracts_ending(engine: KpiEngine, account_id: str) -> list[dict[str, Any]]:
@@ -340,10 +337,11 @@ def customer_kpi_history(engine: KpiEngine, account_id: str, periods: int = 4) -
 
 
 def quarterly_revenue(engine: KpiEngine, account_id: str, quarters: int = 8) -> dict[str, Any]:
-    """Revenue and gross margin per calendar quarter, oldest first; the last quarter ends at
+    """Revenue and gross margin per (fiscal) quarter, oldest first; the last quarter ends at
     as_of (partial unless as_of is a quarter's last day)."""
     get_account(engine.session, engine.scope, account_id)
-    periods = quarters_up_to(engine.as_of, quarters)
+    fiscal_start = engine.config.fiscal_year_start
+    periods = quarters_up_to(engine.as_of, quarters, fiscal_start)
     exprs = {}
     for i, q in enumerate(periods):
         exprs[f"rev{i}"] = m.order_sum("revenue", q)
@@ -354,7 +352,8 @@ def quarterly_revenue(engine: KpiEngine, account_id: str, quarters: int = 8) -> 
         "account_id": account_id,
         "name": row["name"],
         "quarters": [
-            {"quarter": quarter_label(q), "period": q, "partial": q != quarter(q.start),
+            {"quarter": quarter_label(q, fiscal_start), "period": q,
+             "partial": q != quarter(q.start, fiscal_start),
              "revenue_cents": int(row[f"rev{i}"]),
              "gross_margin_cents": int(row[f"rev{i}"]) - int(row[f"cost{i}"])}
             for i, q in enumerate(periods)

@@ -27,6 +27,7 @@ from tools.kpi_config import BANDS, KpiConfig
 from tools.kpis import KPI_NAMES, KpiEngine, UnknownKpi
 from tools.movers import Direction, NoHistory, movers_view
 from tools.payload import jsonable
+from tools.periods import UnknownPeriod
 from tools.portfolio import (
     QUADRANTS,
     RANKABLE,
@@ -69,6 +70,8 @@ class GroupArgs(PortfolioArgs):
 
 
 class PeriodArgs(GroupArgs):
+    period: str | None = Field(None, max_length=40, description="Fiscal period: FY26, Q3 FY26, "
+                               "H1, last fiscal quarter, fiscal YTD; or start/end")
     start: date | None = Field(None, description="YYYY-MM-DD; default: 12 months to as_of")
     end: date | None = None
 
@@ -188,7 +191,7 @@ def run_view(
         except AmbiguousAccount as exc:
             return error("ambiguous", views.AMBIGUOUS_MESSAGE,
                          candidates=jsonable(exc.found.candidates))
-        except (UnknownKpi, NotRankable, UnknownOwner) as exc:
+        except (UnknownKpi, NotRankable, UnknownOwner, UnknownPeriod) as exc:
             return error("invalid_request", str(exc))
         except NoHistory as exc:
             return error("no_history", str(exc))
@@ -227,25 +230,27 @@ def make_account_tools(
     @tool("get_kpi", args_schema=KpiArgs)
     def get_kpi(
         kpi: str, runtime: ToolRuntime[CallerContext], account: str | None = None,
-        group_by: GroupBy | None = None, as_of: date | None = None, start: date | None = None,
-        end: date | None = None, **filters: Any,
+        group_by: GroupBy | None = None, as_of: date | None = None, period: str | None = None,
+        start: date | None = None, end: date | None = None, **filters: Any,
     ) -> str:
         """One KPI with its working, for one account or rolled up over the caller's
-        accounts (optionally grouped), for a period (vs the same dates a year earlier)."""
+        accounts (optionally grouped), for a period (vs the same dates a year earlier).
+        Revenue growth adds the growth at constant currency."""
         return answer(runtime, as_of, lambda e: views.kpi_view(
             e, kpi, account, None if account else pf(e, filters), group_by,
-            views.period_context(e, start, end)))
+            views.period_context(e, start, end, period)))
 
     @tool("rank_accounts", args_schema=RankArgs)
     def rank_accounts(
         kpi: str, runtime: ToolRuntime[CallerContext], order: Order = "highest", n: int = 10,
-        as_of: date | None = None, start: date | None = None, end: date | None = None,
-        min_value: float | None = None, max_value: float | None = None, **filters: Any,
+        as_of: date | None = None, period: str | None = None, start: date | None = None,
+        end: date | None = None, min_value: float | None = None, max_value: float | None = None,
+        **filters: Any,
     ) -> str:
-        """Top or bottom N of the caller's accounts by a KPI, optionally filtered; accounts
-        without a value are counted, not ranked."""
+        """Top or bottom N of the caller's accounts by a KPI, optionally filtered, for a
+        period; accounts without a value are counted, not ranked."""
         return answer(runtime, as_of, lambda e: views.rank_view(
-            e, kpi, pf(e, filters), n, order, views.period_context(e, start, end),
+            e, kpi, pf(e, filters), n, order, views.period_context(e, start, end, period),
             (min_value, max_value)))
 
     @tool("at_risk_accounts", args_schema=RiskArgs)

@@ -217,21 +217,23 @@ def goals(facts: dict[str, Any]) -> list[dict[str, Any]]:
     return out[:MAX_GOALS]
 
 
-def next_quarters(as_of: date, count: int = TIMELINE_QUARTERS) -> list[Period]:
-    """The calendar quarters from the day after as_of: the first one starts the day after
+def next_quarters(as_of: date, count: int = TIMELINE_QUARTERS,
+                  fiscal_start: int = 1) -> list[Period]:
+    """The (fiscal) quarters from the day after as_of: the first one starts the day after
     as_of (so it is partial unless as_of ends a quarter)."""
     start = as_of + ONE_DAY
-    out = [Period(start, quarter(start).end)]
+    out = [Period(start, quarter(start, fiscal_start).end)]
     while len(out) < count:
-        out.append(quarter(out[-1].end + ONE_DAY))
+        out.append(quarter(out[-1].end + ONE_DAY, fiscal_start))
     return out
 
 
-def timeline(facts: dict[str, Any]) -> list[dict[str, Any]]:
-    """Milestones by quarter for the four quarters after as_of. Dated events (renewals,
-    expected closes) sit in their quarter; actions without a date are due by a quarter's end."""
+def timeline(facts: dict[str, Any], fiscal_start: int = 1) -> list[dict[str, Any]]:
+    """Milestones by quarter for the four quarters after as_of, quarters of the fiscal year
+    starting in month `fiscal_start`. Dated events (renewals, expected closes) sit in their
+    quarter; actions without a date are due by a quarter's end."""
     as_of = date.fromisoformat(facts["as_of"])
-    quarters = next_quarters(as_of)
+    quarters = next_quarters(as_of, fiscal_start=fiscal_start)
     buckets: list[list[dict[str, Any]]] = [[] for _ in quarters]
 
     def place(day: date, item: dict[str, Any], exact: bool = True) -> None:
@@ -266,8 +268,8 @@ def timeline(facts: dict[str, Any]) -> list[dict[str, Any]]:
         by_end(index, {"milestone": "qbr"})
     by_end(len(quarters) - 1, {"milestone": "plan_refresh"})
     return [
-        {"quarter": quarter_label(q), "start": q.start.isoformat(), "end": q.end.isoformat(),
-         "partial": q != quarter(q.start),
+        {"quarter": quarter_label(q, fiscal_start), "start": q.start.isoformat(),
+         "end": q.end.isoformat(), "partial": q != quarter(q.start, fiscal_start),
          "milestones": sorted(items, key=lambda m: (m["date"], not m["exact"]))}
         for q, items in zip(quarters, buckets, strict=True)
     ]
@@ -457,7 +459,8 @@ class Drafter:
             return self._result(
                 "account_plan", facts, "account_plan.md.j2",
                 consult(self.guidance, PLAN_GUIDANCE), goals=goals(facts),
-                timeline=timeline(facts), stakeholders=stakeholder_actions(facts),
+                timeline=timeline(facts, engine.config.fiscal_year_start),
+                stakeholders=stakeholder_actions(facts),
                 kpi_names=TRACKED_KPIS)
 
         result = self._run(context, as_of, build)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from store.models import Account
 from tools import measures as m
@@ -21,6 +21,16 @@ def revenue_measures(b: Basis) -> dict:
     return {
         "rev_cur": m.order_sum("revenue", b.current),
         "rev_prior": m.order_sum("revenue", b.prior),
+    }
+
+
+def local_revenue_measures(b: Basis) -> dict:
+    """Revenue in the account's own currency, for an account billed in another currency than
+    the reporting one; NULL for the others (CASE: their orders are not summed again)."""
+    foreign = Account.currency.is_not(None)
+    return {
+        "rev_local_cur": case((foreign, m.order_sum("revenue_local", b.current))),
+        "rev_local_prior": case((foreign, m.order_sum("revenue_local", b.prior))),
     }
 
 
@@ -41,6 +51,7 @@ def upsell_measures(b: Basis) -> dict:
 
 MEASURES = {
     "revenue": revenue_measures,
+    "revenue_local": local_revenue_measures,
     "cost": cost_measures,
     "cost_to_serve": cost_to_serve_measures,
     "upsell": upsell_measures,
@@ -83,7 +94,7 @@ def revenue_portfolio(ctx: Ctx, rows: Sequence[Row]) -> KpiResult:
     return KpiResult("revenue", total, "money", ctx.current, inputs)
 
 
-def growth_of(current: int, prior: int) -> float | None:
+def growth_of(current: float, prior: float) -> float | None:
     return None if prior <= 0 else (current - prior) / prior
 
 
@@ -103,12 +114,44 @@ def _growth(current: int, prior: int, ctx: Ctx, inputs: dict) -> KpiResult:
     return KpiResult("revenue_growth", value, "ratio", ctx.current, inputs, note)
 
 
+def billed_abroad(row: Row) -> bool:
+    """Whether the account bills in another currency than the reporting one: its amounts were
+    converted (an account may name the reporting currency itself: nothing converted)."""
+    local = (row["rev_local_cur"], row["rev_local_prior"])
+    return local[0] is not None and local != (row["rev_cur"], row["rev_prior"])
+
+
+def _at_prior_rates(row: Row) -> float:
+    """Current revenue restated at the exchange rates of the prior period: the revenue in the
+    account's own currency times the prior period's average rate (reported prior / own prior).
+    An account in the reporting currency, or without prior revenue to take a rate from,
+    counts as reported."""
+    if not billed_abroad(row) or row["rev_local_prior"] <= 0:
+        return _rev(row)
+    return row["rev_local_cur"] * _prior(row) / row["rev_local_prior"]
+
+
+def constant_currency_growth(rows: Sequence[Row]) -> float | None:
+    """Growth without the exchange-rate effect: current revenue at the prior period's rates
+    against prior revenue. For one account that is the growth in its own currency; for a
+    portfolio, the accounts' own-currency growth weighted by their prior revenue."""
+    return growth_of(sum(_at_prior_rates(row) for row in rows), _total(rows, _prior))
+
+
+def _constant(rows: Sequence[Row]) -> dict:
+    """The constant-currency growth as an input, when any of `rows` bills abroad."""
+    if not any(billed_abroad(row) for row in rows):
+        return {}
+    return {"constant_currency_growth_ratio": constant_currency_growth(rows)}
+
+
 def growth(ctx: Ctx, row: Row) -> KpiResult:
-    return _growth(_rev(row), _prior(row), ctx, {})
+    return _growth(_rev(row), _prior(row), ctx, _constant([row]))
 
 
 def growth_portfolio(ctx: Ctx, rows: Sequence[Row]) -> KpiResult:
-    return _growth(_total(rows, _rev), _total(rows, _prior), ctx, _portfolio_inputs(rows))
+    return _growth(_total(rows, _rev), _total(rows, _prior), ctx,
+                   {**_portfolio_inputs(rows), **_constant(rows)})
 
 
 def _gross_margin(revenue_cents: int, cost_cents: int, ctx: Ctx, inputs: dict) -> KpiResult:
@@ -315,7 +358,7 @@ SPECS = [
             revenue, revenue_portfolio, periodic=True, value=lambda c, r: _rev(r)),
     KpiSpec("revenue_growth", "ratio",
             "(revenue - prior-period revenue) / prior-period revenue; undefined without prior.",
-            ("revenue",), growth, growth_portfolio, periodic=True,
+            ("revenue", "revenue_local"), growth, growth_portfolio, periodic=True,
             value=lambda c, r: growth_of(_rev(r), _prior(r))),
     KpiSpec("gross_margin", "money", "Sum of revenue - cost in the period.",
             ("revenue", "cost"), gross_margin, gross_margin_portfolio, periodic=True,

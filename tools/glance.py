@@ -1,6 +1,8 @@
 """The portfolio at a glance for one person: top risks, renewals due, growing accounts, and a
 line per KAM for managers. Read by the App Home and the weekly digest, under the person's
-own access scope."""
+own access scope. The App Home's growth is over the 12 months to as-of; the digest's period
+figures are those of the last complete fiscal quarter against the same quarter a year
+earlier. Money as answers write it (reporting currency, locale: `payload.money_text`)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,18 @@ from datetime import date
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.access import AccessScope
+from tools.kpi_config import KpiConfig
+from tools.kpi_types import Ctx, KpiResult
 from tools.kpis import KpiEngine
 from tools.movers import BookMove, Mover, NoHistory, book_moves, cause_text, kpi_movers
-from tools.payload import money_text, words
-from tools.portfolio import Renewal, at_risk_accounts, rank_accounts, renewals_due
+from tools.payload import money_text, period_text, words
+from tools.portfolio import (
+    Renewal,
+    at_risk_accounts,
+    compare_periods_for,
+    rank_accounts,
+    renewals_due,
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,10 @@ class PortfolioGlance:
     renewal_days: int = 90
     by_owner: list[str] = field(default_factory=list)  # managers: a line per KAM
     changes: Changes | None = None  # the digest: what changed since the week before
+    # The digest: the book's revenue in the last complete fiscal quarter, and the heading of
+    # the growing accounts, which are that quarter's ("Q3 FY26 (Jan 1 – Mar 31, 2026)").
+    quarter: str | None = None
+    growth_heading: str = "Growing accounts"
 
 
 @dataclass
@@ -65,20 +79,30 @@ class KpiPortfolio:
         as_of: date | None = None,
         top: int = 5,
         renewal_days: int = 90,
+        config: KpiConfig | None = None,
     ):
         self.sessions = sessions
         self.as_of = as_of
         self.top = top
         self.renewal_days = renewal_days
+        self.config = config or KpiConfig()
 
     def glance(self, scope: AccessScope, *, changes: bool = False) -> PortfolioGlance:
-        """The glance; with `changes` (the digest) also what changed since the week before."""
+        """The glance; with `changes` (the digest) also what changed since the week before,
+        and the growth of the last complete fiscal quarter instead of the last 12 months."""
+        cfg = self.config
         with self.sessions() as session:
-            engine = KpiEngine(session, scope, as_of=self.as_of)
+            engine = KpiEngine(session, scope, as_of=self.as_of, config=cfg)
             risks = at_risk_accounts(engine, n=500)
             _, renewals = renewals_due(engine, days=self.renewal_days)
-            growth = rank_accounts(engine, "revenue_growth", n=self.top, order="highest")
+            ctx = engine.context(*compare_periods_for(
+                engine.as_of, "quarter_yoy", cfg.fiscal_year_start)) if changes else None
+            growth = rank_accounts(engine, "revenue_growth", n=self.top, order="highest",
+                                   ctx=ctx)
+            book = engine.portfolio(["revenue_growth"], ctx=ctx)["revenue_growth"] if (
+                ctx) else None
             changed = self._changes(session, scope, engine.as_of) if changes else None
+        since = "on the same quarter a year earlier" if ctx else "on the year before"
         return PortfolioGlance(
             title=_title(scope),
             risks=[
@@ -90,13 +114,10 @@ class KpiPortfolio:
                 )
                 for r in risks.items[: self.top]
             ],
-            renewals=[_renewal_item(scope, r) for r in renewals[: self.top]],
+            renewals=[_renewal_item(scope, r, cfg) for r in renewals[: self.top]],
             growth=[
-                HomeItem(
-                    g.account_id,
-                    g.name + _owner(scope, g.owner_name),
-                    f"revenue {g.result.value:+.0%} on the year before",
-                )
+                HomeItem(g.account_id, g.name + _owner(scope, g.owner_name),
+                         f"revenue {_growth(g.result)} {since}")
                 for g in growth.items
                 if g.result.value is not None and g.result.value > 0
             ],
@@ -106,6 +127,9 @@ class KpiPortfolio:
                 scope, [r.owner_name for r in risks.items], [r.owner_name for r in renewals]
             ),
             changes=changed,
+            quarter=_quarter_line(book, ctx, cfg) if book and ctx else None,
+            growth_heading=f"Growing accounts in {period_text(ctx.current, cfg)}" if ctx else (
+                "Growing accounts"),
         )
 
     def _changes(self, session: Session, scope: AccessScope, as_of: date) -> Changes:
@@ -119,23 +143,42 @@ class KpiPortfolio:
             scope.role != "kam") else []
         return Changes(
             moved.base.as_of,
-            [HomeItem(m.account_id, m.name + _owner(scope, m.owner_name), _mover_detail(m))
-             for m in moved.items],
-            [_book_line(b) for b in books[: self.top]],
+            [HomeItem(m.account_id, m.name + _owner(scope, m.owner_name),
+                      _mover_detail(m, self.config)) for m in moved.items],
+            [_book_line(b, self.config) for b in books[: self.top]],
         )
 
 
-def _mover_detail(m: Mover) -> str:
-    causes = "; ".join(cause_text(c) for c in m.causes) or "no cause on record"
+def _growth(result: KpiResult) -> str:
+    """'+12%', with the growth at constant currency beside it when any account bills abroad:
+    '+12% (+9% at constant currency)'."""
+    text = f"{result.value:+.0%}"
+    if "constant_currency_growth_ratio" not in result.inputs:
+        return text
+    constant = result.inputs["constant_currency_growth_ratio"]
+    return text + (f" ({constant:+.0%} at constant currency)" if constant is not None else "")
+
+
+def _quarter_line(book: KpiResult, ctx: Ctx, cfg: KpiConfig) -> str:
+    """'Q3 FY26 (Jan 1 – Mar 31, 2026): revenue €1,157,322, +4% on Q3 FY25 (…)'."""
+    revenue = money_text(book.inputs["revenue_cents"], cfg)
+    line = f"{period_text(ctx.current, cfg)}: revenue {revenue}"
+    if book.value is None:
+        return f"{line}, none in {period_text(ctx.prior, cfg)} to compare with"
+    return f"{line}, {_growth(book)} on {period_text(ctx.prior, cfg)}"
+
+
+def _mover_detail(m: Mover, cfg: KpiConfig) -> str:
+    causes = "; ".join(cause_text(c, cfg) for c in m.causes) or "no cause on record"
     return f"churn risk {m.before} → {m.after} ({m.after - m.before:+d} points): {causes}"
 
 
-def _book_line(b: BookMove) -> str:
+def _book_line(b: BookMove, cfg: KpiConfig) -> str:
     change = b.revenue_after_cents - b.revenue_before_cents
     relative = f" ({change / b.revenue_before_cents:+.1%})" if b.revenue_before_cents > 0 else ""
     return (f"{b.owner_name or b.owner_user_id}: 12-month revenue {'+' if change >= 0 else '-'}"
-            f"{money_text(abs(change))}{relative}; {b.riskier} of {b.accounts} accounts riskier, "
-            f"{b.safer} safer")
+            f"{money_text(abs(change), cfg)}{relative}; {b.riskier} of {b.accounts} accounts "
+            f"riskier, {b.safer} safer")
 
 
 def _title(scope: AccessScope) -> str:
@@ -146,10 +189,10 @@ def _title(scope: AccessScope) -> str:
     return f"{scope.name}: your portfolio"
 
 
-def _renewal_item(scope: AccessScope, r: Renewal) -> HomeItem:
+def _renewal_item(scope: AccessScope, r: Renewal, cfg: KpiConfig) -> HomeItem:
     detail = (
         f"ends {r.end_date.isoformat()} (in {r.days_left} days), "
-        f"{money_text(r.annual_value_cents)} a year, {r.risk.inputs['band']} risk"
+        f"{money_text(r.annual_value_cents, cfg)} a year, {r.risk.inputs['band']} risk"
     )
     if not r.open_renewal_opportunity and not r.auto_renew:
         detail += ", no renewal opportunity open"

@@ -92,3 +92,5 @@ class KpiConfig:
     fiscal_year_start: int = 1
     # KAM_REPORTING_CURRENCY, named in tool results (None: "currency units").
     reporting_currency: str | None = None
+    # KAM_LOCALE: how amounts and dates are written where tools write text for people.
+    locale: str = "en"

@@ -67,6 +67,7 @@ class Ctx:
         *,
         current: Period | None = None,
         prior: Period | None = None,
+        label: str | None = None,
     ) -> None:
         self.session = session
         self.as_of = as_of
@@ -75,6 +76,7 @@ class Ctx:
         # the year before; a quarter comparison passes two quarters instead.
         self.current = current or current_period(as_of)
         self.prior = prior or prior_period(self.current)
+        self.label = label  # what the period is called when asked for by name ("FY27 to date")
         self.dialect = session.get_bind().dialect.name
         self.cache: dict[str, Any] = {}
 

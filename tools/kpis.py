@@ -85,10 +85,12 @@ class KpiEngine:
         self.as_of = resolve_as_of(session, as_of)
         self.config = config or KpiConfig()
 
-    def context(self, current: Period | None = None, prior: Period | None = None) -> Ctx:
+    def context(
+        self, current: Period | None = None, prior: Period | None = None, label: str | None = None
+    ) -> Ctx:
         """An evaluation context; by default the year ending on as_of and the year before."""
         as_of = current.end if current else self.as_of
-        return Ctx(self.session, as_of, self.config, current=current, prior=prior)
+        return Ctx(self.session, as_of, self.config, current=current, prior=prior, label=label)
 
     def rows(
         self, kpis: Sequence[str], flt: AccountFilter | None = None, ctx: Ctx | None = None

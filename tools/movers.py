@@ -42,18 +42,19 @@ from tools.history import (
     signs_of,
     weeks_on_record,
 )
-from tools.kpi_config import SIGNS, ChurnConfig
+from tools.kpi_config import SIGNS, ChurnConfig, KpiConfig
 from tools.kpi_types import KpiResult, KpiTrend, Unit
 from tools.kpis import KpiEngine, spec
 from tools.payload import (
     TEXT_NOTE,
     UNIT_LABELS,
-    UNITS_NOTE,
     change,
     jsonable,
     kpi_value,
     money,
     money_text,
+    period_text,
+    units_note,
     words,
 )
 from tools.periods import Period, shift_years
@@ -418,15 +419,18 @@ FINDERS = {
 # -- for people and for the model -------------------------------------------------------------
 
 
-def cause_text(cause: Cause) -> str:
-    """One cause as a sentence fragment for people."""
+def cause_text(cause: Cause, config: KpiConfig) -> str:
+    """One cause as a sentence fragment for people, money as answers write it (`config`: the
+    reporting currency and locale)."""
     d, on = cause.detail, cause.on.isoformat() if cause.on else ""
     if cause.kind in ("sign_fired", "sign_cleared"):
         return f"warning sign {'fired' if cause.kind == 'sign_fired' else 'cleared'}: " + (
             words(d["sign"]))
     if cause.kind == "orders_vs_year_before":
-        return (f"orders of {d['period'].label}: {money_text(d['revenue_cents'])}, against "
-                f"{money_text(d['year_before_revenue_cents'])} in the same days a year earlier")
+        return (f"orders of {period_text(d['period'], config)}: "
+                f"{money_text(d['revenue_cents'], config)}, against "
+                f"{money_text(d['year_before_revenue_cents'], config)} in the same days a year "
+                "earlier")
     if cause.kind in ("detractor_response", "promoter_response"):
         who = "about the KAM" if d["subject"] == "kam" else "about the company"
         return f"NPS {d['score']}/10 {who} on {on}"
@@ -437,17 +441,19 @@ def cause_text(cause: Cause) -> str:
     if cause.kind in ("lost_opportunity", "won_opportunity"):
         outcome = "lost" if cause.kind == "lost_opportunity" else "won"
         return (f"{words(d['opportunity_kind'])} opportunity {d['opportunity_id']} "
-                f"({money_text(d['amount_cents'] or 0)}) {outcome} on {on}")
+                f"({money_text(d['amount_cents'] or 0, config)}) {outcome} on {on}")
     if cause.kind == "contract_ended":
         renews = ", renews automatically" if d["auto_renew"] else ""
         return (f"contract {d['contract_id']} ended on {on} "
-                f"({money_text(d['annual_value_cents'])} a year{renews})")
+                f"({money_text(d['annual_value_cents'], config)} a year{renews})")
     if cause.kind == "ticket_opened":
         return f"{d['severity']} ticket opened on {on}: {d['subject']}"
     return f"{words(d['factor'])} scored {d['score']} (was {d['previous_score']}) on {on}"
 
 
-def movers_payload(movers: Movers, portfolio: dict[str, Any]) -> dict[str, Any]:
+def movers_payload(
+    movers: Movers, portfolio: dict[str, Any], config: KpiConfig
+) -> dict[str, Any]:
     """The movers as compact JSON: values in display units, the change labelled by kind."""
     unit = movers.unit
     items = []
@@ -461,7 +467,7 @@ def movers_payload(movers: Movers, portfolio: dict[str, Any]) -> dict[str, Any]:
         if unit == "money":
             entry["change"] = money(m.change)
         entry.update(change(unit, KpiTrend(now, then).change()))
-        entry["causes"] = [{"text": cause_text(c), **jsonable(c)} for c in m.causes]
+        entry["causes"] = [{"text": cause_text(c, config), **jsonable(c)} for c in m.causes]
         items.append(entry)
     out: dict[str, Any] = {
         "kpi": movers.kpi, "definition": spec(movers.kpi).description,
@@ -491,11 +497,12 @@ def movers_view(
     by_kpi = [
         movers_payload(kpi_movers(engine.session, engine.scope, kpi, weeks=weeks, since=since,
                                   until=engine.as_of, direction=direction, n=n,
-                                  flt=portfolio.accounts), described)
+                                  flt=portfolio.accounts), described, engine.config)
         for kpi in kpis
     ]
     head = {k: by_kpi[0][k] for k in ("from", "to", "portfolio")}
     for item in by_kpi:
         for k in head:
             del item[k]
-    return {**head, "units": UNITS_NOTE, "data_note": TEXT_NOTE, "movers": by_kpi}
+    return {**head, "units": units_note(engine.config.reporting_currency), "data_note": TEXT_NOTE,
+            "movers": by_kpi}

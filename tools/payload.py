@@ -3,7 +3,9 @@ percentages, dates as ISO strings.
 
 Internal results keep money in integer cents (`*_cents`) and ratios as fractions
 (`*_ratio`); `jsonable` renames and converts them at this one edge, so the CLI,
-the tools and later the App Home show the same figures.
+the tools and later the App Home show the same figures. Where a tool writes text for people
+(the App Home, the digest, the causes of a move) money and periods go through the one
+formatter of prompts/ (`money_text`, `period_named`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from prompts import money as written_money
+from prompts import period_name
+from tools.kpi_config import KpiConfig
 from tools.kpi_types import KpiResult, KpiTrend
 from tools.periods import Period
 
@@ -63,9 +68,22 @@ def kpi_value(result: KpiResult) -> Any:
     return display(result.value, result.unit)
 
 
-def money_text(cents: int | float) -> str:
-    """Money for people: currency units with thousands separators, no cents."""
-    return f"{cents / 100:,.0f}"
+def money_text(cents: int | float, config: KpiConfig) -> str:
+    """Money (in cents) for people, as answers write it: in the reporting currency as the
+    locale writes it ('€1,157,322', '1.157.322 €' in de), by prompts.money."""
+    return written_money(cents / 100, config.reporting_currency, config.locale)
+
+
+def period_text(period: Period, config: KpiConfig, label: str | None = None) -> str:
+    """A period for people in fiscal terms with its dates, 'Q3 FY26 (Jan 1 – Mar 31, 2026)'
+    (prompts.period_name); `label` names a period that is not a whole fiscal year, half or
+    quarter ('FY27 to date')."""
+    return period_name(period.as_dict(), label, config.fiscal_year_start, config.locale)
+
+
+def period_named(period: Period, config: KpiConfig, label: str | None = None) -> dict[str, str]:
+    """A period for a tool result: its dates, and its name for people (`period_text`)."""
+    return {**period.as_dict(), "name": period_text(period, config, label)}
 
 
 def words(name: str) -> str:

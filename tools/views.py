@@ -17,10 +17,10 @@ from store.models import Account
 from tools import account_data, payload
 from tools.churn import churn_details
 from tools.find import find_accounts, resolve_account
-from tools.kpi_types import Ctx, KpiTrend
+from tools.kpi_types import Ctx, KpiResult, KpiTrend
 from tools.kpis import SPECS, KpiEngine, spec
-from tools.payload import TEXT_NOTE, jsonable, kpi_value, units_note
-from tools.periods import Period, shift_years
+from tools.payload import TEXT_NOTE, jsonable, kpi_value, period_named, units_note
+from tools.periods import FiscalCalendar, Period, UnknownPeriod, fiscal_period, shift_years
 from tools.portfolio import (
     DEFAULT_COMPARE,
     CompareKind,
@@ -38,15 +38,31 @@ from tools.selection import NOT_FOUND_MESSAGE, AccountFilter
 AMBIGUOUS_MESSAGE = "Several of your accounts match; ask which one is meant."
 
 
-def period_context(engine: KpiEngine, start: date | None, end: date | None) -> Ctx | None:
-    """The context for an explicit period (compared with the same dates a year earlier), or
-    None for the default: the 12 months ending on as-of against the 12 before."""
+def period_context(
+    engine: KpiEngine, start: date | None, end: date | None, period: str | None = None
+) -> Ctx | None:
+    """The context for an explicit period, by dates or by its fiscal name ('Q3 FY26', 'fiscal
+    YTD': `periods.fiscal_period`), compared with the same dates a year earlier; None for
+    the default: the 12 months ending on as-of against the 12 before. With only an end, the
+    period starts on the first day of that fiscal year."""
+    fiscal = FiscalCalendar(engine.config.fiscal_year_start)
+    label = None
+    if period is not None:
+        if start is not None or end is not None:
+            raise UnknownPeriod(period, f"give either the period {period!r} or start and end "
+                                        "dates, not both")
+        named = fiscal_period(period, engine.as_of, fiscal)
+        start, end, label = named.period.start, named.period.end, named.name
     if start is None and end is None:
         return None
     end = min(end or engine.as_of, engine.as_of)
-    start = start or date(end.year, 1, 1)
+    start = start or fiscal.year(fiscal.year_of(end)).start
     current = Period(start, end)
-    return engine.context(current, Period(shift_years(start, -1), shift_years(end, -1)))
+    return engine.context(current, Period(shift_years(start, -1), shift_years(end, -1)), label)
+
+
+def _named(engine: KpiEngine, period: Period, ctx: Ctx | None = None) -> dict[str, str]:
+    return period_named(period, engine.config, ctx.label if ctx else None)
 
 
 def _account_id(engine: KpiEngine, ref: str) -> str:
@@ -98,6 +114,8 @@ def kpi_view(
         name = engine.session.scalar(select(Account.name).where(Account.account_id == account_id))
         out = {**head, "account": {"account_id": account_id, "name": name},
                **payload.kpi(result)}
+        if result.period is not None:
+            out["period"] = _named(engine, result.period, ctx)
         if kpi == "churn_risk":
             prior = engine.account(account_id, ["revenue"], engine.context(
                 current=(ctx or engine.context()).prior))["revenue"].value
@@ -107,19 +125,30 @@ def kpi_view(
             out["data_note"] = TEXT_NOTE
         return out
     rollup = portfolio_rollup(engine, [kpi], portfolio or Portfolio(), group_by, ctx)
+    total = rollup.total[kpi]
     out = {**head, "portfolio": rollup.portfolio, "accounts": rollup.accounts,
-           **payload.kpi(rollup.total[kpi])}
+           **payload.kpi(total)}
+    if total.period is not None:
+        out["period"] = _named(engine, total.period, ctx)
     if group_by:
         out["group_by"] = group_by
         out["groups"] = [
             {"key": g.key, "label": g.label, "accounts": g.accounts,
-             **payload.kpi(g.kpis[kpi], inputs=False)}
+             **payload.kpi(g.kpis[kpi], inputs=False), **_constant_currency(g.kpis[kpi])}
             for g in rollup.groups
         ]
     return out
 
 
-def ranking_view(ranking: Ranking) -> dict[str, Any]:
+def _constant_currency(result: KpiResult) -> dict[str, Any]:
+    """A growth's constant-currency figure beside it, where the working is not shown."""
+    ratio = result.inputs.get("constant_currency_growth_ratio")
+    if "constant_currency_growth_ratio" not in result.inputs:
+        return {}
+    return {"constant_currency_growth_pct": payload.pct(ratio)}
+
+
+def ranking_view(ranking: Ranking, engine: KpiEngine, ctx: Ctx | None = None) -> dict[str, Any]:
     items = []
     for item in ranking.items:
         entry = {"rank": item.rank, "account_id": item.account_id, "name": item.name,
@@ -139,7 +168,7 @@ def ranking_view(ranking: Ranking) -> dict[str, Any]:
            "accounts_ranked": ranking.accounts_ranked,
            "accounts_without_a_value": ranking.accounts_undefined, "items": items}
     if ranking.period is not None:
-        out["period"] = ranking.period.as_dict()
+        out["period"] = _named(engine, ranking.period, ctx)
     if ranking.kpi == "churn_risk":
         out["data_note"] = TEXT_NOTE
     return out
@@ -149,7 +178,8 @@ def rank_view(
     engine: KpiEngine, kpi: str, portfolio: Portfolio, n: int = 10, order: Order = "highest",
     ctx: Ctx | None = None, bounds: tuple[float | None, float | None] = (None, None),
 ) -> dict[str, Any]:
-    out = ranking_view(rank_accounts(engine, kpi, portfolio, n, order, ctx=ctx, bounds=bounds))
+    out = ranking_view(rank_accounts(engine, kpi, portfolio, n, order, ctx=ctx, bounds=bounds),
+                       engine, ctx)
     if bounds != (None, None):
         out["bounds"] = {"min": bounds[0], "max": bounds[1]}
     return out
@@ -159,7 +189,7 @@ def at_risk_view(
     engine: KpiEngine, portfolio: Portfolio, n: int = 10, min_band: str = "medium"
 ) -> dict[str, Any]:
     ranking = rank_accounts(engine, "churn_risk", portfolio, n, "highest", min_band=min_band)
-    return {**ranking_view(ranking), "min_band": min_band,
+    return {**ranking_view(ranking, engine), "min_band": min_band,
             "accounts_below_min_band": ranking.accounts_below_band}
 
 
@@ -225,8 +255,9 @@ def compare_view(
     for name, (now, then) in result.kpis.items():
         trend = payload.trend(KpiTrend(now, then), inputs=False)
         rows[name] = {"value": trend.pop("value"), "base_value": trend.pop("prior_value"),
-                      **{k: v for k, v in trend.items() if k != "period"}}
-    return {"kind": kind, "current_period": result.current.as_dict(),
-            "base_period": result.base.as_dict(), "account_id": account_id,
+                      **{k: v for k, v in trend.items() if k != "period"},
+                      **_constant_currency(now)}
+    return {"kind": kind, "current_period": _named(engine, result.current),
+            "base_period": _named(engine, result.base), "account_id": account_id,
             "portfolio": result.portfolio, "accounts": result.accounts,
             "units": _units(engine), "kpis": rows}

@@ -15,7 +15,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from bot.cli import common
 from bot.cli.common import AsJson, AsOf, AsUser, console, emit_json, fail, run
+from prompts import money
 from tools import views
 from tools.accounts import portfolio_from
 from tools.kpis import KPI_NAMES
@@ -26,15 +28,21 @@ MAIN_KPIS = ("revenue", "revenue_growth", "gross_margin", "profitability", "nrr"
 PORTFOLIO_WORDS = {"portfolio", "all", "mine", "me"}
 MONEY = {"amount", "annual_value"}
 FILTER_KEYS = {"owner", "kam", "team", "tier", "region", "industry", "quadrant", "risk_band"}
+FiscalPeriod = Annotated[str | None, typer.Option(
+    "--period", help="A fiscal period: FY26, 'Q3 FY26', H1, 'last fiscal quarter', 'fiscal YTD' "
+                     "(KAM_FISCAL_YEAR_START; default: the 12 months to as-of).")]
 
 
 def fmt(value: Any, unit: str | None = None) -> str:
+    """A value for the tables: money in the reporting currency as KAM_LOCALE writes it (the
+    formatter answers use), percentages with one decimal."""
     if value is None:
         return "-"
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items() if v)
     if unit == "currency" and isinstance(value, int | float):
-        return f"{value:,.2f}"
+        settings = common.settings()
+        return money(value, settings.kam_reporting_currency, settings.kam_locale)
     if unit == "%" and isinstance(value, int | float):
         return f"{value:.1f} %"
     if isinstance(value, float):
@@ -109,6 +117,7 @@ def kpi(
         "--by", help="Portfolio only: also per owner, team, tier, region or industry.")] = None,
     as_json: AsJson = False,
     as_of: AsOf = None,
+    period: FiscalPeriod = None,
 ) -> None:
     """One KPI for an account or a portfolio, with the numbers it was computed from."""
     if kpi_name not in KPI_NAMES:
@@ -116,10 +125,12 @@ def kpi(
     key, _, value = target.partition(":")
     if target.lower() in PORTFOLIO_WORDS or (value and key.lower() in FILTER_KEYS):
         filters = {} if not value else {"owner" if key.lower() == "kam" else key.lower(): value}
-        view = _portfolio(lambda e, p: views.kpi_view(e, kpi_name, None, p, by), filters)
+        view = _portfolio(lambda e, p: views.kpi_view(
+            e, kpi_name, None, p, by, views.period_context(e, None, None, period)), filters)
     else:
         def view(e):
-            return views.kpi_view(e, kpi_name, target)
+            return views.kpi_view(e, kpi_name, target,
+                                  ctx=views.period_context(e, None, None, period))
     data = run(as_user, as_of, view)
     if as_json:
         return emit_json(data)
@@ -130,7 +141,7 @@ def kpi(
                                 (fmt(data["value"], data["unit"]), "bold"), unit + note))
     console.print(f"definition: {data['definition']}")
     if "period" in data:
-        console.print(f"period: {data['period']['start']}..{data['period']['end']}")
+        console.print(f"period: {data['period']['name']}")
     console.print_json(json.dumps(data.get("inputs", {}), ensure_ascii=False))
     if data.get("groups"):
         table = Table(by or "group", "accounts", "value", title=f"{kpi_name} by {by}")
@@ -149,6 +160,7 @@ def portfolio(
     lowest: Annotated[bool, typer.Option("--lowest", help="Rank lowest first.")] = False,
     as_json: AsJson = False,
     as_of: AsOf = None,
+    period: FiscalPeriod = None,
 ) -> None:
     """Your portfolio: the main KPIs per KAM, or a ranking of accounts --by a KPI."""
     filters = {"owner": user} if user else {}
@@ -156,32 +168,34 @@ def portfolio(
         if by not in KPI_NAMES:
             raise fail(f"unknown KPI {by!r}; use one of: {', '.join(KPI_NAMES)}", 2)
         order: Order = "lowest" if lowest else "highest"
-        data = run(as_user, as_of, _portfolio(
-            lambda e, p: views.rank_view(e, by, p, n, order), filters))
+        data = run(as_user, as_of, _portfolio(lambda e, p: views.rank_view(
+            e, by, p, n, order, views.period_context(e, None, None, period)), filters))
         return emit_json(data) if as_json else _ranking_table(data)
-    data = run(as_user, as_of, _portfolio(lambda e, p: _rollup(e, p), filters))
+    data = run(as_user, as_of, _portfolio(lambda e, p: _rollup(e, p, period), filters))
     if as_json:
         return emit_json(data)
     groups = [*data["groups"], {"label": "total", **data["total"]}]
     table = Table("KPI", *(f"{g['label']} ({g['accounts']})" for g in groups),
-                  title=f"Portfolio {data['period']['start']}..{data['period']['end']} "
-                        "(accounts in brackets)")
+                  title=f"Portfolio, {data['period']['name']} (accounts in brackets)")
     for k in MAIN_KPIS:
         table.add_row(k, *(fmt(g["kpis"][k]["value"], g["kpis"][k]["unit"]) for g in groups))
     console.print(table)
 
 
-def _rollup(engine, portfolio_: Portfolio) -> dict[str, Any]:
+def _rollup(engine, portfolio_: Portfolio, period: str | None) -> dict[str, Any]:
     from tools.payload import kpi as kpi_json
+    from tools.payload import period_named
     from tools.portfolio import portfolio_rollup
 
-    rollup = portfolio_rollup(engine, MAIN_KPIS, portfolio_, "owner")
+    ctx = views.period_context(engine, None, None, period)
+    rollup = portfolio_rollup(engine, MAIN_KPIS, portfolio_, "owner", ctx)
 
     def block(kpis):
         return {k: kpi_json(v, inputs=False) for k, v in kpis.items()}
 
     return {
-        "as_of": rollup.as_of.isoformat(), "period": rollup.period.as_dict(),
+        "as_of": rollup.as_of.isoformat(),
+        "period": period_named(rollup.period, engine.config, ctx.label if ctx else None),
         "portfolio": rollup.portfolio,
         "total": {"accounts": rollup.accounts, "kpis": block(rollup.total)},
         "groups": [{"key": g.key, "label": g.label, "accounts": g.accounts,
@@ -190,8 +204,9 @@ def _rollup(engine, portfolio_: Portfolio) -> dict[str, Any]:
 
 
 def _ranking_table(data: dict[str, Any]) -> None:
+    period = f", {data['period']['name']}" if "period" in data else ""
     table = Table("#", "account", "owner", "tier", f"{data['kpi']} ({data['unit']})",
-                  title=f"{data['order']} {data['kpi']} as of {data['as_of']} "
+                  title=f"{data['order']} {data['kpi']} as of {data['as_of']}{period} "
                         f"({data['accounts_ranked']} ranked, "
                         f"{data['accounts_without_a_value']} without a value)")
     for item in data["items"]:

@@ -117,6 +117,9 @@ def checked(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(as_user: str, as_of: str | None, view: Callable) -> dict[str, Any]:
-    """A view under the caller's scope, checked."""
+    """A view under the caller's scope and the KPI settings (fiscal year, currency), checked."""
+    from bot.factory import kpi_config
+
     with caller(as_user) as (sessions, context):
-        return checked(run_view(sessions, context, parse_date(as_of), view))
+        return checked(run_view(sessions, context, parse_date(as_of), view,
+                                kpi_config(settings())))

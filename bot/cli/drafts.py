@@ -52,15 +52,15 @@ Out = Annotated[
 @contextmanager
 def _drafter(as_user: str) -> Iterator[tuple[Drafter, CallerContext]]:
     """A Drafter on the configured database and guidance index, and the caller's context."""
+    from bot.factory import build_prompts, kpi_config
     from knowledge.index import build_guidance_index, default_sources
-    from prompts import Prompts
 
     settings = common.settings()
     with caller(as_user) as (sessions, context):
         index = build_guidance_index(settings)
         index.sync(default_sources(settings))
-        prompts = Prompts(currency=settings.kam_reporting_currency, locale=settings.kam_locale)
-        yield Drafter(sessions, index, prompts, settings.out_dir), context
+        yield Drafter(sessions, index, build_prompts(settings), settings.out_dir,
+                      kpi_config(settings)), context
 
 
 def _emit(result: dict[str, Any], out: Path | None) -> None:

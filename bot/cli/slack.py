@@ -30,7 +30,7 @@ from bot.assistant import Assistant
 from bot.cli import common
 from bot.cli.common import console, fail, warn
 from bot.config import Settings
-from bot.factory import Services, build_services
+from bot.factory import Services, build_portfolio, build_prompts, build_services
 from bot.health import (
     Check,
     Readiness,
@@ -56,9 +56,7 @@ from bot.slack.ingress import ClaimedEvent, EventLedger, owed_reply, quiet_bad_s
 from bot.slack.listeners import APOLOGY
 from bot.slack.server import EVENTS_PATH, HEALTH_PATH, READY_PATH, SlackHttpServer
 from bot.slack.workers import AnswerWorkers
-from prompts import Prompts
 from store.db import DatabaseMissing, ensure_schema, is_initialised, sqlite_path
-from tools.glance import KpiPortfolio
 
 log = logging.getLogger(__name__)
 SETUP = "see docs/slack-setup.md"
@@ -170,7 +168,7 @@ def serve_command(
         settings,
         answers,
         services.sessions,
-        portfolio=KpiPortfolio(services.reads, as_of=settings.kam_as_of),
+        portfolio=build_portfolio(services),
         socket_mode=socket,
         forward_events=answers.forward if isinstance(answers, AnswerWorkers) else None,
         client=build_web_client(
@@ -378,14 +376,13 @@ def digest_command(
         raise fail(f"SLACK_BOT_TOKEN is not set ({SETUP})", 2)
     services = _services(settings)
     try:
-        portfolio = KpiPortfolio(services.reads, as_of=settings.kam_as_of)
-        digests = compose_digests(services.reads, portfolio)
+        digests = compose_digests(services.reads, build_portfolio(services))
         if only:
             digests = [d for d in digests if d.slack_user_id == only]
             if not digests:
                 raise fail(f"no KAM or manager has the Slack user id {only}", 1)
         if not post:
-            prompts = Prompts(currency=settings.kam_reporting_currency, locale=settings.kam_locale)
+            prompts = build_prompts(settings)
             for digest in digests:
                 console.print(digest.text(prompts))
                 console.print()

@@ -1,7 +1,10 @@
 """The weekly digest DMed to each KAM and manager, under the recipient's own access scope:
-what changed since the week before (the accounts whose churn risk moved most, with the
-causes; for managers the KAMs whose book moved most), then renewals due and top risks, each
-account with a button that opens its summary in a thread (tools/glance.py, tools/movers.py).
+the book's revenue in the last complete fiscal quarter against the same quarter a year
+earlier, what changed since the week before (the accounts whose churn risk moved most, with
+the causes; for managers the KAMs whose book moved most), then renewals due, top risks and
+the accounts that grew most in that quarter, each account with a button that opens its
+summary in a thread (tools/glance.py, tools/movers.py). Money and periods as answers write
+them (reporting currency, KAM_LOCALE, fiscal quarters).
 `kam digest` prints them; `kam digest --post` sends them, each at most once a week however
 many replicas run it.
 """
@@ -39,7 +42,7 @@ class Digest:
     glance: PortfolioGlance
 
     def message(self) -> SlackMessage:
-        blocks = glance_blocks(self.glance, buttons=True, growth=False)
+        blocks = glance_blocks(self.glance, buttons=True)
         blocks.append(context("Weekly digest from the KAM Assistant · `/kam help` for more"))
         return SlackMessage(plain(f"Weekly digest: {self.glance.title}"), blocks)
 

@@ -41,19 +41,20 @@ def _item_lines(items: Sequence[HomeItem], empty: str) -> str:
     return "\n".join(f"• *{escape(i.name)}*: {inline_mrkdwn(i.detail)}" for i in items)
 
 
-def glance_blocks(glance: PortfolioGlance, *, buttons: bool, growth: bool = True) -> list[Block]:
+def glance_blocks(glance: PortfolioGlance, *, buttons: bool) -> list[Block]:
     """The portfolio at a glance: top risks, renewals due, accounts growing, a line per KAM.
-    With the week's changes (the digest), it opens with the biggest movers and the KAMs whose
-    book moved most, then renewals, then risks."""
+    With the week's changes (the digest), it opens with the book's last complete fiscal
+    quarter, the biggest movers and the KAMs whose book moved most, then renewals, risks
+    and the accounts that grew most in that quarter."""
     risks = (":warning: Top risks", glance.risks, "No account at medium or high churn risk.")
     renewals = (f":spiral_calendar_pad: Renewals in the next {glance.renewal_days} days",
                 glance.renewals, "No contract ends in this window.")
+    grew = (f":chart_with_upwards_trend: {glance.growth_heading}", glance.growth,
+            "No account grew.")
     groups = [risks, renewals]
-    if growth:
-        groups.append(
-            (":chart_with_upwards_trend: Growing accounts", glance.growth, "No account grew.")
-        )
     blocks: list[Block] = [header(glance.title)]
+    if glance.quarter:
+        blocks.append(section(truncate(f":bar_chart: {escape(glance.quarter)}", SECTION_LIMIT)))
     if glance.changes is not None:
         blocks += _item_blocks([_movers_group(glance.changes)], buttons)
         if glance.changes.books:
@@ -61,7 +62,7 @@ def glance_blocks(glance: PortfolioGlance, *, buttons: bool, growth: bool = True
             blocks.append(section(truncate(f"*KAMs whose book moved most*\n{lines}",
                                            SECTION_LIMIT)))
         groups = [renewals, risks]
-    blocks += _item_blocks(groups, buttons)
+    blocks += _item_blocks([*groups, grew], buttons)
     if glance.by_owner:
         lines = "\n".join(f"• {escape(line)}" for line in glance.by_owner)
         blocks.append(section(truncate(f"*Per KAM*\n{lines}", SECTION_LIMIT)))

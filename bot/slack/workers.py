@@ -65,10 +65,9 @@ def _start_worker(
     settings: Settings, niceness: int, socket_mode: bool, deadline: Any, parent: int
 ) -> None:
     global _worker
-    from bot.factory import build_assistant, build_services
+    from bot.factory import build_assistant, build_portfolio, build_services
     from bot.slack.app import build_slack_app
     from bot.slack.egress import SharedPacer, build_web_client, process_owner
-    from tools.glance import KpiPortfolio
 
     # The serving process decides when workers stop (see the module docstring).
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -79,7 +78,7 @@ def _start_worker(
     quiet_bad_signatures()
     services = build_services(settings, migrate=False, create=False)
     assistant = build_assistant(settings, services, limit_users=True)
-    portfolio = KpiPortfolio(services.reads, as_of=settings.kam_as_of)
+    portfolio = build_portfolio(services)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     # slack_api_url is the serving process's ApiRelay, which keeps the replies under way.
     client = build_web_client(

@@ -231,3 +231,45 @@ def test_the_data_set_has_every_currency_and_conversions_that_matter(data):
     assert set(accounts.currency) == {"", *CURRENCIES}
     assert (want.rev[~in_reporting.values] != billed[~in_reporting.values]).all()
     assert (want.rev[in_reporting.values] == billed[in_reporting.values]).all()
+
+
+def local_revenue(folder: Path, period: Period) -> pd.Series:
+    """Revenue per account in its own currency (cents, as billed), from orders.csv."""
+    orders = pd.read_csv(folder / "orders.csv", dtype=str)
+    days = pd.to_datetime(orders.order_date)
+    inside = days.between(pd.Timestamp(period.start), pd.Timestamp(period.end))
+    return orders[inside].assign(cents=orders.revenue.map(to_cents)).groupby(
+        "account_id").cents.sum()
+
+
+@pytest.mark.parametrize("case", ["month end", "fiscal year from April"])
+def test_constant_currency_growth_matches_pandas_for_accounts_and_the_roll_up(data, case):
+    folder, reporting, sessions = data
+    current, prior = periods(case)
+    want = expected(folder, reporting, current, prior)
+    accounts = pd.read_csv(folder / "accounts.csv", dtype=str, keep_default_na=False)
+    abroad = set(accounts.account_id[~accounts.currency.isin(["", reporting])])
+    now, then = local_revenue(folder, current), local_revenue(folder, prior)
+    # Current revenue at the prior period's rates: own-currency revenue x (reported prior /
+    # own-currency prior); accounts in the reporting currency as reported.
+    restated = {a: now.get(a, 0) * want.prior[a] / then[a] if a in abroad and then.get(a, 0) > 0
+                else want.rev[a] for a in want.index}
+    with sessions() as session:
+        engine = KpiEngine(session, resolve_scope(session, user_id="u1"), as_of=current.end)
+        ctx = engine.context(current, prior)
+        got = engine.accounts(["revenue_growth"], ctx=ctx)
+        portfolio = engine.portfolio(["revenue_growth"], ctx=ctx)["revenue_growth"]
+
+    assert abroad and len(abroad) < len(want)
+    for account_id, kpis in got.items():
+        inputs = kpis["revenue_growth"].inputs
+        if account_id not in abroad:
+            assert "constant_currency_growth_ratio" not in inputs, account_id
+            continue
+        own = (now.get(account_id, 0) - then[account_id]) / then[account_id]
+        assert inputs["constant_currency_growth_ratio"] == pytest.approx(own), account_id
+        assert inputs["constant_currency_growth_ratio"] != pytest.approx(
+            kpis["revenue_growth"].value), account_id  # the exchange rates moved
+    total_prior = want.prior.sum()
+    assert portfolio.inputs["constant_currency_growth_ratio"] == pytest.approx(
+        (sum(restated.values()) - total_prior) / total_prior)

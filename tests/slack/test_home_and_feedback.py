@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,11 +19,12 @@ from store.models import SlackFeedback
 from tests.support.slack import ANNA, BEN, MARIA, STRANGER
 from tools.glance import KpiPortfolio
 from tools.history import backfill
+from tools.kpi_config import KpiConfig
 
 
 @pytest.fixture
 def portfolio(offline) -> KpiPortfolio:
-    return KpiPortfolio(offline.sessions)
+    return KpiPortfolio(offline.sessions, config=KpiConfig(reporting_currency="EUR"))
 
 
 def home_opened(slack, user: str = ANNA, tab: str = "home"):
@@ -164,7 +166,13 @@ def test_digest_goes_to_every_kam_and_manager_with_their_own_accounts(portfolio,
     assert "Globex Logistics" in posts[ANNA] and "Stark Components" not in posts[ANNA]
     assert "Per KAM" in posts[MARIA] and "Per KAM" not in posts[ANNA]
     assert "Anna Berg" in posts[MARIA]
-    assert all("Growing accounts" not in text for text in posts.values())
+    # Period figures are the last complete quarter's (as of 2026-09-30), money in euros.
+    quarter = "Q3 2026 (Jul 1\u2009–\u2009Sep 30, 2026)"
+    assert all(f"{quarter}: revenue €" in text for text in posts.values())
+    assert all(f"Growing accounts in {quarter}" in text for text in posts.values())
+    assert "on the same quarter a year earlier" in posts[ANNA]
+    assert re.search(r"Globex Logistics\*: ends 2026-11-14 \(in 45 days\), €[\d,]+ a year",
+                     posts[ANNA])
 
 
 def test_a_failed_digest_does_not_stop_the_others(portfolio, slack_sessions, mock_slack):

@@ -41,7 +41,8 @@ def test_the_stream_shows_a_task_per_tool_call_then_the_text(slack, mock_slack):
     chunks = mock_slack.stream_chunks(stop.body["ts"])
     tasks = [(c["id"], c["status"]) for c in chunks if c["type"] == "task_update"]
     started = [i for i, status in tasks if status == "in_progress"]
-    assert len(started) == 4 and len(set(started)) == 4  # revenue, NRR, risks, renewals
+    # revenue, NRR, risks, renewals, growth
+    assert len(started) == 5 and len(set(started)) == 5
     for call in started:
         assert tasks.index((call, "in_progress")) < tasks.index((call, "complete"))
     first_text = next(i for i, c in enumerate(chunks) if c["type"] == "markdown_text")

@@ -14,6 +14,7 @@ from langgraph.prebuilt import ToolNode
 from store.access import AccessScope, resolve_scope
 from tools.accounts import make_account_tools
 from tools.context import CallerContext
+from tools.kpi_config import KpiConfig
 from tools.kpis import KpiEngine
 
 
@@ -22,13 +23,17 @@ def account_tools(demo_sessions):
     return make_account_tools(demo_sessions)
 
 
-@pytest.fixture(scope="session")
-def tool_graph(account_tools):
+def _graph(tools):
     graph = StateGraph(MessagesState, context_schema=CallerContext)
-    graph.add_node("tools", ToolNode(account_tools))
+    graph.add_node("tools", ToolNode(tools))
     graph.add_edge(START, "tools")
     graph.add_edge("tools", END)
     return graph.compile()
+
+
+@pytest.fixture(scope="session")
+def tool_graph(account_tools):
+    return _graph(account_tools)
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +67,26 @@ def tool_json(call_tool):
         return json.loads(message.content)
 
     return call
+
+
+@pytest.fixture
+def tool_json_with(demo_sessions, scopes):
+    """tool_json_with(config)(caller, tool_name, **args): the tools built with KPI settings
+    (fiscal year start, reporting currency, locale), called as the agent calls them."""
+
+    def build(config: KpiConfig):
+        graph = _graph(make_account_tools(demo_sessions, config=config))
+
+        def call(caller: str, name: str, /, **args: Any) -> dict[str, Any]:
+            message = AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": "c1"}])
+            context = CallerContext(scope=scopes[caller])
+            reply = graph.invoke({"messages": [message]}, context=context)["messages"][-1]
+            assert reply.status == "success", reply.content
+            return json.loads(reply.content)
+
+        return call
+
+    return build
 
 
 @pytest.fixture

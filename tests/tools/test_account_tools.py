@@ -134,8 +134,10 @@ def test_renewals_and_risks(tool_json):
 
 def test_compare_periods_for_a_quarter(tool_json):
     result = tool_json(ANNA, "compare_periods", kind="quarter", account="Northwind Traders")
-    assert result["current_period"] == {"start": "2026-07-01", "end": "2026-09-30"}
-    assert result["base_period"] == {"start": "2026-04-01", "end": "2026-06-30"}
+    assert result["current_period"] == {"start": "2026-07-01", "end": "2026-09-30",
+                                        "name": "Q3 2026 (Jul 1\u2009–\u2009Sep 30, 2026)"}
+    assert result["base_period"] == {"start": "2026-04-01", "end": "2026-06-30",
+                                     "name": "Q2 2026 (Apr 1\u2009–\u2009Jun 30, 2026)"}
     assert {"value", "base_value", "unit"} <= set(result["kpis"]["revenue"])
 
 

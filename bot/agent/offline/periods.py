@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from tools.periods import month_end, shift_years
+from tools.periods import FiscalCalendar, add_months, month_end, shift_years
 
 MONTHS = {name: i for i, name in enumerate(calendar.month_name) if name} | {
     name: i for i, name in enumerate(calendar.month_abbr) if name} | {"sept": 9}
@@ -46,45 +46,30 @@ def _count(word: str) -> int:
     return int(word) if word.isdigit() else NUMBERS[word]
 
 
-def add_months(day: date, months: int) -> date:
-    """`day` moved by whole months, the day of month clamped (31 Mar - 1 month = 28/29 Feb)."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
-
-
 class PeriodReader:
     """Reads period words against one as-of date and fiscal-year start month."""
 
     def __init__(self, as_of: date, fiscal_start: int = 1):
         self.as_of = as_of
         self.fiscal_start = fiscal_start
+        self.fiscal = FiscalCalendar(fiscal_start)
 
     # -- calendar helpers ------------------------------------------------------------------
 
     def fiscal_year_of(self, day: date) -> int:
         """The fiscal year a day falls in, named by the calendar year it ends in."""
-        if self.fiscal_start == 1:
-            return day.year
-        return day.year + 1 if day.month >= self.fiscal_start else day.year
+        return self.fiscal.year_of(day)
 
     def fiscal_year(self, fy: int) -> Span:
-        start = date(fy if self.fiscal_start == 1 else fy - 1, self.fiscal_start, 1)
-        end = add_months(start, 12) - timedelta(days=1)
-        name = f"{fy}" if self.fiscal_start == 1 else f"FY{fy % 100:02d}"
-        return Span(start, end, name)
+        span = self.fiscal.year(fy)
+        return Span(span.start, span.end, self.fiscal.name(fy))
 
     def quarter(self, fy: int, q: int) -> Span:
-        start = add_months(self.fiscal_year(fy).start, 3 * (q - 1))
-        end = add_months(start, 3) - timedelta(days=1)
-        fy_name = f"{fy}" if self.fiscal_start == 1 else f"FY{fy % 100:02d}"
-        return Span(start, end, f"Q{q} {fy_name}")
+        span = self.fiscal.part(fy, q, 3)
+        return Span(span.start, span.end, self.fiscal.name(fy, 3, q))
 
     def _quarter_of(self, day: date) -> tuple[int, int]:
-        fy = self.fiscal_year_of(day)
-        months = (day.year * 12 + day.month) - (self.fiscal_year(fy).start.year * 12
-                                                  + self.fiscal_year(fy).start.month)
-        return fy, months // 3 + 1
+        return self.fiscal.part_of(day, 3)
 
     def _clip(self, span: Span) -> Span:
         """A span that runs past as-of ends at as-of (and says so)."""

@@ -89,10 +89,11 @@ def _plan_intent(intent: str, r: Request) -> list[dict[str, Any]]:
         return [_movers(r, a) for a in r.accounts] or [_movers(r, None)]
     if intent == "portfolio":
         f = filters(r)
-        return [call("get_kpi", kpi="revenue", group_by="owner", **f),
-                call("get_kpi", kpi="nrr", **f),
+        return [call("get_kpi", kpi="revenue", group_by="owner", **f, **period(r)),
+                call("get_kpi", kpi="nrr", **f, **period(r)),
                 call("at_risk_accounts", n=5, **f),
-                call("renewals_due", days=90, **f)]
+                call("renewals_due", days=90, **f),
+                call("get_kpi", kpi="revenue_growth", **f, **period(r))]
     return []
 
 
