@@ -67,8 +67,8 @@ def make_engine(
     # JIT compilation is for long analytic queries; our KPI queries are short, but their
     # correlated subqueries over 10,000 accounts look costly to the planner, which then spent
     # 0.96 s of a 1.9 s ranking compiling them (bench-kpi). Off for our sessions only.
-    options = "-c jit=off" + (" -c default_transaction_read_only=on" if read_only else "")
-    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"options": options})
+    session = "-c jit=off" + (" -c default_transaction_read_only=on" if read_only else "")
+    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"options": session})
 
 
 @contextmanager
