@@ -11,7 +11,7 @@ from urllib.parse import quote
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -128,6 +128,15 @@ def head_revision(engine: Engine) -> str | None:
 
 
 MIGRATION_LOCK = 7_310_002  # the advisory lock PostgreSQL replicas migrate under
+SNAPSHOT_LOCK = 7_310_003  # the advisory lock a weekly KPI snapshot is written under
+
+
+def serialize_on_postgresql(session: Session, key: int) -> None:
+    """Wait for, then hold until the transaction ends, PostgreSQL's advisory lock `key`:
+    replicas running the same scheduled job write one after the other. A no-op on SQLite,
+    whose one writer at a time already does this."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def ensure_schema(engine: Engine) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.access import AccessScope
+from store.db import SNAPSHOT_LOCK, serialize_on_postgresql
 from store.models import KpiSnapshot
 from tools import churn
 from tools.kpi_config import KpiConfig
@@ -123,6 +124,7 @@ def take_snapshot(
     taken_at = now or datetime.now()
     values = [snapshot_row(ctx, row, week, taken_at) for row in rows.values()]
     this_week = KpiSnapshot.week_start == week
+    serialize_on_postgresql(session, SNAPSHOT_LOCK)  # cron on every replica
     replaced = session.scalar(select(func.count()).select_from(KpiSnapshot).where(this_week))
     session.execute(delete(KpiSnapshot).where(this_week))
     if values:

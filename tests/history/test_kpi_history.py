@@ -3,6 +3,7 @@ ISO week, and taking a week again replaces it."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime
 
 import pytest
@@ -94,4 +95,35 @@ def test_taking_the_same_week_again_replaces_it(demo_dir, tmp_path):
     with sessions() as session:
         take_snapshot(session, date(2026, 9, 29))
     assert table() == before
+    engine.dispose()
+
+
+def test_replicas_taking_the_week_at_once_each_succeed_and_leave_one_set(demo_dir, postgres):
+    # The scheduler runs `kam snapshot` on every replica: on PostgreSQL the writes take an
+    # advisory lock one after the other; without it, the second insert of a week whose rows
+    # the first has not committed yet fails on the primary key.
+    engine = make_engine(postgres.new_database())
+    upgrade(engine)
+    import_paths(engine, [demo_dir])
+    sessions = make_session_factory(engine)
+    start = threading.Barrier(4)
+    reports, errors = [], []
+
+    def replica() -> None:
+        with sessions() as session:
+            start.wait()
+            try:
+                reports.append(take_snapshot(session, DEMO_AS_OF))
+            except Exception as error:  # noqa: BLE001 - the test reports what failed
+                errors.append(error)
+
+    threads = [threading.Thread(target=replica) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == [] and len(reports) == 4
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(KpiSnapshot)) == 60
     engine.dispose()
