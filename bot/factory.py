@@ -33,6 +33,7 @@ from prompts import Prompts
 from store.db import ensure_schema, make_engine, make_session_factory
 from store.ratelimit import RateLimit
 from tools.accounts import make_account_tools
+from tools.deck import QbrDecks
 from tools.drafting import make_drafting_tools
 from tools.guidance import make_guidance_tools
 from tools.kpi_config import KpiConfig
@@ -74,11 +75,27 @@ def build_services(settings: Settings, *, migrate: bool = True, create: bool = T
                     reader=reader, reads=make_session_factory(reader))
 
 
+def build_prompts(settings: Settings) -> Prompts:
+    """The templates, writing money in the reporting currency as KAM_LOCALE does and naming
+    periods in the fiscal year."""
+    return Prompts(currency=settings.kam_reporting_currency, locale=settings.kam_locale,
+                   fiscal_start=settings.kam_fiscal_year_start)
+
+
+def kpi_config(settings: Settings) -> KpiConfig:
+    return KpiConfig(fiscal_year_start=settings.kam_fiscal_year_start,
+                     reporting_currency=settings.kam_reporting_currency)
+
+
+def build_decks(settings: Settings, sessions: sessionmaker[Session]) -> QbrDecks:
+    """QBR decks (`kam draft deck`, `/kam qbr ACCOUNT --deck`), written under KAM_DATA_DIR."""
+    return QbrDecks(sessions, build_prompts(settings), settings.out_dir, kpi_config(settings))
+
+
 def build_tools(services: Services, index, prompts: Prompts) -> list:
     """The agent's tool allowlist: account tools and guidance search that only read, and
     the drafting tools, of which `draft_account_plan` alone writes (the plan it saves)."""
-    config = KpiConfig(fiscal_year_start=services.settings.kam_fiscal_year_start,
-                       reporting_currency=services.settings.kam_reporting_currency)
+    config = kpi_config(services.settings)
     return [
         *make_account_tools(services.reads, config=config),
         *make_guidance_tools(index),
@@ -158,8 +175,7 @@ def build_assistant(
     `model`: a chat model instead of KAM_LLM's (evals: the red team's obedient model).
     """
     services = services or build_services(settings)
-    prompts = Prompts(currency=settings.kam_reporting_currency, locale=settings.kam_locale,
-                      fiscal_start=settings.kam_fiscal_year_start)
+    prompts = build_prompts(settings)
     # The model loads here, in this thread: loaded on a background thread while this one
     # imported other packages, torch came out partially initialised now and then and
     # crashed answer workers at start (seen in `make bench-soak`).

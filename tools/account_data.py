@@ -340,10 +340,12 @@ def customer_kpi_history(engine: KpiEngine, account_id: str, periods: int = 4) -
 
 
 def quarterly_revenue(engine: KpiEngine, account_id: str, quarters: int = 8) -> dict[str, Any]:
-    """Revenue and gross margin per calendar quarter, oldest first; the last quarter ends at
-    as_of (partial unless as_of is a quarter's last day)."""
+    """Revenue and gross margin per quarter (of the fiscal year in the engine's config),
+    oldest first; the last quarter ends at as_of (partial unless as_of is a quarter's last
+    day)."""
     get_account(engine.session, engine.scope, account_id)
-    periods = quarters_up_to(engine.as_of, quarters)
+    fiscal_start = engine.config.fiscal_year_start
+    periods = quarters_up_to(engine.as_of, quarters, fiscal_start)
     exprs = {}
     for i, q in enumerate(periods):
         exprs[f"rev{i}"] = m.order_sum("revenue", q)
@@ -354,7 +356,8 @@ def quarterly_revenue(engine: KpiEngine, account_id: str, quarters: int = 8) -> 
         "account_id": account_id,
         "name": row["name"],
         "quarters": [
-            {"quarter": quarter_label(q), "period": q, "partial": q != quarter(q.start),
+            {"quarter": quarter_label(q, fiscal_start), "period": q,
+             "partial": q != quarter(q.start, fiscal_start),
              "revenue_cents": int(row[f"rev{i}"]),
              "gross_margin_cents": int(row[f"rev{i}"]) - int(row[f"cost{i}"])}
             for i, q in enumerate(periods)

@@ -95,8 +95,14 @@ def quarter(day: date, fiscal_start: int = 1) -> Period:
     return Period(start, month_end(last))
 
 
-def quarter_label(period: Period) -> str:
-    return f"{period.start.year}-Q{(period.start.month - 1) // 3 + 1}"
+def quarter_label(period: Period, fiscal_start: int = 1) -> str:
+    """'2026-Q3' for a calendar quarter; 'FY27-Q2' for a quarter of a fiscal year starting in
+    month `fiscal_start` (FY27 ends in 2027)."""
+    if fiscal_start == 1:
+        return f"{period.start.year}-Q{(period.start.month - 1) // 3 + 1}"
+    offset = (period.start.month - fiscal_start) % 12
+    year = period.start.year + (1 if period.start.month >= fiscal_start else 0)
+    return f"FY{year % 100:02d}-Q{offset // 3 + 1}"
 
 
 def last_complete_quarter(as_of: date, fiscal_start: int = 1) -> Period:
@@ -109,13 +115,14 @@ def previous_quarter(q: Period, fiscal_start: int = 1) -> Period:
     return quarter(q.start - ONE_DAY, fiscal_start)
 
 
-def quarters_up_to(as_of: date, count: int) -> list[Period]:
-    """The last `count` calendar quarters, oldest first; the last one ends at `as_of`
-    (and is partial unless `as_of` is a quarter's last day)."""
-    q = quarter(as_of)
+def quarters_up_to(as_of: date, count: int, fiscal_start: int = 1) -> list[Period]:
+    """The last `count` quarters (calendar, or of a fiscal year starting in month
+    `fiscal_start`), oldest first; the last one ends at `as_of` (and is partial unless
+    `as_of` is a quarter's last day)."""
+    q = quarter(as_of, fiscal_start)
     periods = [Period(q.start, as_of)]
     while len(periods) < count:
-        q = previous_quarter(q)
+        q = previous_quarter(q, fiscal_start)
         periods.append(q)
     return periods[::-1]
 
