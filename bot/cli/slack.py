@@ -30,7 +30,7 @@ from bot.assistant import Assistant
 from bot.cli import common
 from bot.cli.common import console, fail, warn
 from bot.config import Settings
-from bot.factory import Services, build_services
+from bot.factory import Services, build_decks, build_services
 from bot.health import (
     Check,
     Readiness,
@@ -171,6 +171,7 @@ def serve_command(
         answers,
         services.sessions,
         portfolio=KpiPortfolio(services.reads, as_of=settings.kam_as_of),
+        decks=build_decks(settings, services.reads),
         socket_mode=socket,
         forward_events=answers.forward if isinstance(answers, AnswerWorkers) else None,
         client=build_web_client(
