@@ -3,7 +3,6 @@ the prep note's own tools, text that fits its boxes, and the caller's scope."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pytest
