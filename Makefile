@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint bench bench-import bench-kpi bench-retrieval bench-agent bench-slack bench-soak scale-data clean
+.PHONY: install demo test lint check-deck bench bench-import bench-kpi bench-retrieval bench-agent bench-slack bench-soak scale-data clean
 
 install: $(STAMP)
 
@@ -35,6 +35,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check bot tools knowledge prompts store tests benchmarks
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
+
+# QBR decks of several demo accounts (and one with a very long name and 40 more contacts)
+# rendered to PDF and PNG with LibreOffice and pdftoppm (Debian: libreoffice-impress,
+# poppler-utils), with slide counts and any overflow found; look at build/decks/*.png.
+check-deck: $(STAMP)
+	$(PY) benchmarks/render_deck.py build/decks
 
 # Scale data set for benchmarks: 10,000 accounts, ~2,000,000 order lines.
 scale-data: $(STAMP)

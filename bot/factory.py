@@ -33,6 +33,7 @@ from prompts import Prompts
 from store.db import ensure_schema, make_engine, make_session_factory
 from store.ratelimit import RateLimit
 from tools.accounts import make_account_tools
+from tools.deck import QbrDecks
 from tools.drafting import make_drafting_tools
 from tools.glance import KpiPortfolio
 from tools.guidance import make_guidance_tools
@@ -95,6 +96,11 @@ def build_portfolio(services: Services) -> KpiPortfolio:
     engine, in the KPI settings."""
     settings = services.settings
     return KpiPortfolio(services.reads, as_of=settings.kam_as_of, config=kpi_config(settings))
+
+
+def build_decks(settings: Settings, sessions: sessionmaker[Session]) -> QbrDecks:
+    """QBR decks (`kam draft deck`, `/kam qbr ACCOUNT --deck`), written under KAM_DATA_DIR."""
+    return QbrDecks(sessions, build_prompts(settings), settings.out_dir, kpi_config(settings))
 
 
 def build_tools(services: Services, index, prompts: Prompts) -> list:

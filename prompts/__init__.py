@@ -10,7 +10,7 @@ from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_interval
-from babel.numbers import format_currency
+from babel.numbers import format_currency, get_currency_symbol
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 PROMPTS_DIR = Path(__file__).resolve().parent
@@ -25,11 +25,23 @@ def money(value: float | None, currency: str | None = None, locale: str = "en") 
     if currency is None:
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
     if abs(value) >= 1000:
-        # The locale's own pattern without its decimals: whole units for large amounts.
-        pattern = Locale.parse(locale).currency_formats["standard"].pattern.replace(".00", "")
-        return format_currency(round(value), currency, pattern, locale=locale,
+        return format_currency(round(value), currency, _whole_units(locale), locale=locale,
                                currency_digits=False)
     return format_currency(value, currency, locale=locale)
+
+
+def _whole_units(locale: str) -> str:
+    """The locale's own currency pattern without its decimals: whole units for large amounts."""
+    return Locale.parse(locale).currency_formats["standard"].pattern.replace(".00", "")
+
+
+def money_number_format(currency: str | None, locale: str = "en") -> str:
+    """The number format a spreadsheet or chart axis writes money in, from the same pattern
+    as `money`: '"€"#,##0' (en), '#,##0\u00a0"€"' (de); '#,##0' without a currency."""
+    if currency is None:
+        return "#,##0"
+    symbol = get_currency_symbol(currency, locale=locale).replace('"', "")
+    return _whole_units(locale).split(";")[0].replace("¤", f'"{symbol}"')
 
 
 def fmt(value: float | str | None, unit: str | None = None, currency: str | None = None,
@@ -65,6 +77,16 @@ def period_name(
     dates = format_interval(start, end, "yMMMd", locale=locale)
     name = _fiscal_name(start, end, fiscal_start) or label
     return f"{name} ({dates})" if name else dates
+
+
+def quarter_name(start: date, partial: bool = False, fiscal_start: int = 1) -> str:
+    """The quarter starting on `start` as a chart names it: 'Q3 2026', 'Q2 FY27'; one whose
+    data ends before the quarter does, 'Q4 2026 to date'."""
+    end = start
+    for _ in range(3):
+        end = (end.replace(day=28) + timedelta(days=4)).replace(day=1)
+    name = _fiscal_name(start, end - timedelta(days=1), fiscal_start) or start.isoformat()
+    return f"{name} to date" if partial else name
 
 
 def _fiscal_name(start: date, end: date, fiscal_start: int) -> str | None:
@@ -226,6 +248,7 @@ class Prompts:
             keep_trailing_newline=False,
             autoescape=False,  # markdown for people; Slack escaping happens in bot/slack/blocks.py
         )
+        self.currency, self.locale, self.fiscal_start = currency, locale, fiscal_start
         self.env.filters.update(
             money=partial(money, currency=currency, locale=locale),
             fmt=partial(fmt, currency=currency, locale=locale),

@@ -500,23 +500,37 @@ class Drafter:
     ) -> dict[str, Any]:
         """Draft the QBR prep note, with the suggested agenda and a revenue chart (PNG)."""
         def build(engine: KpiEngine) -> dict[str, Any]:
-            facts = gather(engine, account)
-            account_id = facts["account"]["account_id"]
-            plan = agenda(facts, meeting)
+            qbr = qbr_facts(engine, account, meeting)
+            facts, plan = qbr["f"], qbr["agenda"]
             found = consult(self.guidance, [*PREP_GUIDANCE, *self._agenda_guidance(facts, plan)])
-            chart = self.out_dir / f"{account_id}-revenue.png"
+            chart = self.out_dir / f"{facts['account']['account_id']}-revenue.png"
             # Imported here: matplotlib adds ~0.4 s to every start, and only prep notes draw.
             from tools.charts import revenue_trend_chart
 
-            revenue_trend_chart(quarterly_revenue(engine, account_id), chart)
-            result = self._result(
-                "qbr_prep_note", facts, "qbr_prep_note.md.j2", found, agenda=plan,
-                quarter=views.compare_view(engine, "quarter", QUARTER_KPIS, account_id),
-                attendees=attendees(facts), value=value_delivered(facts),
-                questions=questions(facts, plan), chart=str(chart), kpi_names=RESULT_KPIS)
+            revenue_trend_chart(qbr["revenue"], chart)
+            result = self._result("qbr_prep_note", facts, "qbr_prep_note.md.j2", found,
+                                  **_without(qbr, "f", "revenue"), chart=str(chart))
             return {**result, "charts": [str(chart)], "agenda": _agenda_summary(plan)}
 
         return self._run(context, as_of, build)
+
+
+def qbr_facts(engine: KpiEngine, account: str, meeting: date | None = None) -> dict[str, Any]:
+    """Everything a QBR is prepared from, for the prep note and the deck alike: the account's
+    facts (`f`), the agenda, the last complete quarter against the one before, who to invite,
+    value delivered, questions, the KPIs to show and the revenue by quarter."""
+    facts = gather(engine, account)
+    account_id = facts["account"]["account_id"]
+    plan = agenda(facts, meeting)
+    return {"f": facts, "agenda": plan,
+            "quarter": views.compare_view(engine, "quarter", QUARTER_KPIS, account_id),
+            "attendees": attendees(facts), "value": value_delivered(facts),
+            "questions": questions(facts, plan), "kpi_names": RESULT_KPIS,
+            "revenue": quarterly_revenue(engine, account_id)}
+
+
+def _without(values: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k not in keys}
 
 
 def _agenda_summary(plan: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`kam draft plan|agenda|prep` and `kam plan list|show|diff`: drafts and saved account plans
+"""`kam draft plan|agenda|prep|deck` and `kam plan list|show|diff`: drafts and saved account plans
 from the command line, over the same `Drafter` and plan store the agent's tools use.
 
 Every command needs `--as-user`, whose access scope applies: a KAM can neither draft for
@@ -29,12 +29,14 @@ from bot.cli.common import (
     parse_date,
     run,
 )
+from bot.factory import build_decks, build_prompts, kpi_config
 from tools import plans
 from tools.context import CallerContext
 from tools.drafting import Drafter
 
 draft_app = typer.Typer(
-    help="Draft an account plan (saved as a new version), a QBR agenda or a QBR prep note.",
+    help="Draft an account plan (saved as a new version), a QBR agenda, a QBR prep note or a "
+    "QBR deck (PPTX).",
     no_args_is_help=True,
 )
 plan_app = typer.Typer(help="Saved account plans: list the versions, show one, diff two.",
@@ -52,7 +54,6 @@ Out = Annotated[
 @contextmanager
 def _drafter(as_user: str) -> Iterator[tuple[Drafter, CallerContext]]:
     """A Drafter on the configured database and guidance index, and the caller's context."""
-    from bot.factory import build_prompts, kpi_config
     from knowledge.index import build_guidance_index, default_sources
 
     settings = common.settings()
@@ -117,6 +118,35 @@ def draft_prep(
     """Draft a QBR prep note with a suggested agenda and a revenue chart (PNG)."""
     meeting, day = parse_date(date_, "--date"), parse_date(as_of)
     _draft(as_user, out, as_json, lambda d, c: d.qbr_prep_note(c, account, meeting, day))
+
+
+DeckOut = Annotated[
+    Path | None, typer.Option("--out", help="Write the deck to this .pptx file "
+                              "(default: <KAM_DATA_DIR>/out/<account id>-qbr-deck.pptx).")
+]
+
+
+@draft_app.command("deck")
+def draft_deck(
+    account: AccountRef, as_user: AsUser, date_: MeetingDate = None, out: DeckOut = None,
+    as_of: AsOf = None, as_json: AsJson = False,
+) -> None:
+    """Write a QBR deck (PPTX): results with the revenue chart, customer KPIs, value delivered,
+    risks, opportunities, stakeholders and who attends, agenda; the prep note's numbers."""
+    meeting, day = parse_date(date_, "--date"), parse_date(as_of)
+    if out is not None and out.suffix.lower() != ".pptx":
+        raise fail(f"--out {out}: a deck is a .pptx file; give a path ending in .pptx", 2)
+    with caller(as_user) as (sessions, context):
+        result = checked(build_decks(common.settings(), sessions).draft(
+            context, account, meeting, day, out))
+    if as_json:
+        emit_json({k: v for k, v in result.items() if k != "markdown"})
+        return
+    titles = [s["title"] for s in result["slides"]]
+    console.print(f"Wrote {result['path']}: QBR deck for {result['account']['name']}, "
+                  f"{len(titles)} slides, figures as of {result['as_of']}.", highlight=False)
+    for number, title in enumerate(titles, start=1):
+        console.print(f"  {number}. {title}", highlight=False)
 
 
 def _plans(as_user: str, read: Callable) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from bot.assistant import Assistant
 from bot.cli import common
 from bot.cli.common import console, fail, warn
 from bot.config import Settings
-from bot.factory import Services, build_portfolio, build_prompts, build_services
+from bot.factory import Services, build_decks, build_portfolio, build_prompts, build_services
 from bot.health import (
     Check,
     Readiness,
@@ -169,6 +169,7 @@ def serve_command(
         answers,
         services.sessions,
         portfolio=build_portfolio(services),
+        decks=build_decks(settings, services.reads),
         socket_mode=socket,
         forward_events=answers.forward if isinstance(answers, AnswerWorkers) else None,
         client=build_web_client(

@@ -37,6 +37,7 @@ from bot.slack.blocks import (
     OPEN_SUMMARY,
 )
 from bot.slack.commands import ack_kam_command, run_kam_command
+from bot.slack.decks import DeckSource
 from bot.slack.disclosure import DisclosurePolicy
 from bot.slack.egress import ChannelPacer, SlackOut, build_web_client
 from bot.slack.feedback import FeedbackStore, store_feedback
@@ -96,6 +97,7 @@ class SlackBot:
     forward: Callable[[ClaimedEvent], object]
     sessions: sessionmaker[Session]
     portfolio: PortfolioSource | None = None
+    decks: DeckSource | None = None
     audiences: Audiences = field(init=False)
     policy: DisclosurePolicy = field(init=False)
     _visible: TtlCache = field(init=False)
@@ -196,6 +198,7 @@ def build_slack_app(
     sessions: sessionmaker[Session],
     *,
     portfolio: PortfolioSource | None = None,
+    decks: DeckSource | None = None,
     client: WebClient | None = None,
     pacer: ChannelPacer | None = None,
     socket_mode: bool = False,
@@ -203,6 +206,7 @@ def build_slack_app(
 ) -> App:
     """The Bolt app for `settings`, answering with `assistant`.
 
+    `decks` makes the QBR decks of `/kam qbr ACCOUNT --deck`.
     `client` defaults to a WebClient on `settings.slack_api_url` with rate-limit retries.
     Claimed events go on to their listeners in this process, or through `forward_events`
     (`AnswerWorkers.forward`: to the worker processes, which run this same app).
@@ -236,6 +240,7 @@ def build_slack_app(
         forward=forward_events or functools.partial(pools.dispatch, app),
         sessions=sessions,
         portfolio=portfolio,
+        decks=decks,
     )
     pools.on_shutdown.append(bot.ledger.close)  # its connection goes back to the pool
     app.use(AckEventsOnce(bot))

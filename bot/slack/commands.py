@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
+from bot.slack import decks
 from bot.slack.blocks import (
     ChoiceRef,
     FeedbackRef,
@@ -21,6 +22,7 @@ from bot.slack.blocks import (
 )
 from bot.slack.listeners import (
     REFUSAL,
+    Delivered,
     answer_in_thread,
     placeholder_for,
     question_text,
@@ -44,6 +46,7 @@ class KamCommand:
     name: str
     argument: str = ""
     share: bool = False
+    deck: bool = False  # `/kam qbr ACCOUNT --deck`: the QBR deck (PPTX) too
 
 
 class CommandError(ValueError):
@@ -52,7 +55,8 @@ class CommandError(ValueError):
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "summary": ("ACCOUNT", "KPIs, trend and risks of one account"),
-    "qbr": ("ACCOUNT", "prep notes for a QBR with the account"),
+    "qbr": ("ACCOUNT", "prep notes for a QBR with the account; add `--deck` for the slides "
+            "(PPTX)"),
     "plan": ("ACCOUNT", "draft an account plan (saved as a new version)"),
     "risks": ("", "your accounts at risk of churn, with the warning signs"),
     "renewals": ("[DAYS]", "contracts ending in the next DAYS days (default 90)"),
@@ -63,18 +67,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def parse_command(text: str) -> KamCommand:
-    """`/kam` text as a command; `--share` anywhere posts the answer to the channel."""
+    """`/kam` text as a command; `--share` anywhere posts the answer to the channel, `--deck`
+    (with `qbr`) adds the QBR deck."""
     try:
         words = shlex.split(text or "")
     except ValueError:
         words = (text or "").split()
-    share = "--share" in words
-    words = [w for w in words if w != "--share"]
+    share, deck = "--share" in words, "--deck" in words
+    words = [w for w in words if w not in ("--share", "--deck")]
     if not words:
         return KamCommand("help", share=share)
     name, argument = words[0].lower(), " ".join(words[1:]).strip()
     if name not in COMMANDS:
         raise CommandError(f"Unknown command “{name}”.")
+    if deck and name != "qbr":
+        raise CommandError(f"`--deck` goes with `/kam qbr ACCOUNT`, not with `/kam {name}`.")
     placeholder = COMMANDS[name][0]
     if placeholder in ("ACCOUNT", "QUESTION") and not argument:
         raise CommandError(
@@ -84,7 +91,7 @@ def parse_command(text: str) -> KamCommand:
         raise CommandError(
             "`/kam renewals` takes a number of days from 1 to 730, e.g. `/kam renewals 60`."
         )
-    return KamCommand(name, argument, share)
+    return KamCommand(name, argument, share, deck)
 
 
 def command_question(command: KamCommand, name_of: Callable[[str], str | None]) -> tuple[str, str]:
@@ -119,7 +126,8 @@ def help_message(prefix: str = "") -> SlackMessage:
         (f"{escape(prefix)}\n\n" if prefix else "")
         + "*What I can do*\n"
         + "\n".join(f"• {line}" for line in lines)
-        + "\nAdd `--share` to post the answer in the channel; otherwise only you see it."
+        + "\nAdd `--share` to post the answer in the channel; otherwise only you see it "
+        "(and a `--deck` comes to our direct messages)."
         + "\nYou can also mention me in a channel or write to me directly; "
         "reply in my thread (mentioning me in channels) to follow up."
     )
@@ -160,9 +168,11 @@ def run_kam_command(command, context, respond, *, bot: SlackBot) -> None:
     question_id = f"command:{command.get('trigger_id') or uuid.uuid4().hex}"
     if not parsed.share:
         _private_answer(bot, scope, command, respond, question, title, question_id)
+        if parsed.deck:
+            decks.send_privately(bot, scope, parsed.argument, user, respond)
         return
     try:
-        answer_in_thread(
+        delivered = answer_in_thread(
             bot,
             team_id=context.team_id,
             channel=command["channel_id"],
@@ -177,6 +187,17 @@ def run_kam_command(command, context, respond, *, bot: SlackBot) -> None:
         if error.response.get("error") not in ("not_in_channel", "channel_not_found"):
             raise
         respond(response_type="ephemeral", replace_original=False, text=NOT_IN_CHANNEL)
+        return
+    if parsed.deck and delivered is not None:
+        _deck_in_thread(bot, scope, parsed.argument, delivered)
+
+
+def _deck_in_thread(bot, scope, account: str, delivered: Delivered) -> None:
+    """The deck goes where the whole prep note went; elsewhere the thread says why not."""
+    if delivered.whole:
+        decks.attach_to_thread(bot, scope, account, delivered.channel, delivered.thread_ts)
+    else:
+        decks.refuse_in_thread(bot, account, delivered.channel, delivered.thread_ts)
 
 
 def _private_answer(bot, scope, command, respond, question, title, question_id) -> None:

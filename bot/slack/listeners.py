@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from slack_sdk.models.blocks import Block
@@ -101,6 +101,15 @@ def is_private(channel: str) -> bool:
     return channel.startswith(("D", "U", "W"))
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """Where an answer went, and whether it was all shown there and was not an apology."""
+
+    channel: str
+    thread_ts: str
+    whole: bool
+
+
 def answer_in_thread(
     bot: SlackBot,
     *,
@@ -113,8 +122,9 @@ def answer_in_thread(
     placeholder: str,
     title: str | None = None,
     panel: bool = False,
-) -> None:
-    """Resolve the user and answer in the thread, as the audience of `channel` may see it.
+) -> Delivered | None:
+    """Resolve the user and answer in the thread, as the audience of `channel` may see it;
+    returns where the answer went (None: nowhere, the asker is not known).
 
     `thread_ts=None` starts a new thread (shared commands, App Home); otherwise the reply
     goes under the asker's message, live where the audience allows. In the assistant
@@ -125,13 +135,13 @@ def answer_in_thread(
     except UnknownUserError:
         refusal = notice(REFUSAL.format(slack_user_id=slack_user_id))
         bot.out.post(channel, refusal, thread_ts=thread_ts)
-        return
+        return None
     audience = Audience.only(scope) if is_private(channel) else bot.audiences.of(channel, scope)
     if thread_ts is not None and bot.policy.sees_all_of(audience, scope):
         place = Place(channel, thread_ts, slack_user_id, team_id)
-        _answer_live(bot, scope, place, question, question_id, panel=panel)
-        return
-    _answer_for_audience(bot, scope, audience, channel=channel, team_id=team_id,
+        ok = _answer_live(bot, scope, place, question, question_id, panel=panel)
+        return Delivered(channel, thread_ts, ok)
+    return _answer_for_audience(bot, scope, audience, channel=channel, team_id=team_id,
                          slack_user_id=slack_user_id, question=question,
                          question_id=question_id, thread_ts=thread_ts,
                          placeholder=placeholder, title=title)
@@ -141,7 +151,8 @@ def answer_in_thread(
 
 
 def _answer_live(bot: SlackBot, scope: AccessScope, place: Place, question: str,
-                 question_id: str, *, panel: bool) -> None:
+                 question_id: str, *, panel: bool) -> bool:
+    """Stream the answer into the thread; False if it ended in an apology."""
     status = Status(bot.out.client, place)
     status.show(THINKING)
     writer = StreamWriter(bot.out, place)
@@ -171,8 +182,9 @@ def _answer_live(bot: SlackBot, scope: AccessScope, place: Place, question: str,
         log.exception("could not deliver the answer in %s", place.channel)
         status.show("")
         _apologise(bot, place.channel, writer.ts, place.thread_ts)
-        return
+        return False
     _upload_charts(bot, answer, place.channel, place.thread_ts)
+    return answer.ok
 
 
 # ---------------------------------------------------------------- channels: what all may see
@@ -182,7 +194,7 @@ def _answer_for_audience(
     bot: SlackBot, scope: AccessScope, audience: Audience, *, channel: str,
     team_id: str | None, slack_user_id: str, question: str, question_id: str,
     thread_ts: str | None, placeholder: str, title: str | None,
-) -> None:
+) -> Delivered:
     posted = bot.out.post(channel, notice(placeholder), thread_ts=thread_ts)
     channel, answer_ts = posted.get("channel") or channel, posted["ts"]
     thread_ts = thread_ts or answer_ts
@@ -212,11 +224,12 @@ def _answer_for_audience(
     except Exception:
         log.exception("could not deliver the answer in %s", channel)
         _apologise(bot, channel, answer_ts, thread_ts)
-        return
+        return Delivered(channel, thread_ts, False)
     finally:
         status.show("")  # the placeholder was replaced in place: Slack would keep the status
     if decision.show == "all":
         _upload_charts(bot, answer, channel, thread_ts)
+    return Delivered(channel, thread_ts, decision.show == "all" and answer.ok)
 
 
 def _answer_with_status(bot: SlackBot, scope: AccessScope, question: str, thread: str,

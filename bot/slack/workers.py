@@ -65,7 +65,7 @@ def _start_worker(
     settings: Settings, niceness: int, socket_mode: bool, deadline: Any, parent: int
 ) -> None:
     global _worker
-    from bot.factory import build_assistant, build_portfolio, build_services
+    from bot.factory import build_assistant, build_decks, build_portfolio, build_services
     from bot.slack.app import build_slack_app
     from bot.slack.egress import SharedPacer, build_web_client, process_owner
 
@@ -86,7 +86,8 @@ def _start_worker(
         owner=process_owner(),
     )
     app = build_slack_app(
-        settings, assistant, services.sessions, portfolio=portfolio, socket_mode=socket_mode,
+        settings, assistant, services.sessions, portfolio=portfolio,
+        decks=build_decks(settings, services.reads), socket_mode=socket_mode,
         client=client, pacer=SharedPacer(services.engine),
     )
     _worker = _Worker(assistant, app)

@@ -65,6 +65,7 @@ class MockSlack:
         self._lock = threading.Lock()
         self._ts = _TIMESTAMPS  # shared: message ts stay unique across mocks in one run
         self._files = itertools.count(1)
+        self.uploads: dict[str, bytes] = {}  # file id -> the bytes uploaded to its URL
         self.server = _Server(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -174,6 +175,7 @@ class MockSlack:
         with self._lock:
             self.calls.clear()
             self.faults.clear()
+            self.uploads.clear()
 
     # ------------------------------------------------------------ answers
 
@@ -263,6 +265,7 @@ class MockSlack:
                 if fault and fault.error:
                     return {"ok": False, "error": fault.error}
                 if path.startswith("/upload/"):
+                    mock.uploads[path.removeprefix("/upload/")] = raw
                     return {"text": f"OK - {len(raw)}"}
                 if path.startswith("/hooks/"):
                     return {"text": "ok"}
