@@ -74,11 +74,16 @@ def build_services(settings: Settings, *, migrate: bool = True, create: bool = T
                     reader=reader, reads=make_session_factory(reader))
 
 
+def kpi_config(settings: Settings) -> KpiConfig:
+    """The KPI engine's settings: fiscal calendar and reporting currency."""
+    return KpiConfig(fiscal_year_start=settings.kam_fiscal_year_start,
+                     reporting_currency=settings.kam_reporting_currency)
+
+
 def build_tools(services: Services, index, prompts: Prompts) -> list:
     """The agent's tool allowlist: account tools and guidance search that only read, and
     the drafting tools, of which `draft_account_plan` alone writes (the plan it saves)."""
-    config = KpiConfig(fiscal_year_start=services.settings.kam_fiscal_year_start,
-                       reporting_currency=services.settings.kam_reporting_currency)
+    config = kpi_config(services.settings)
     return [
         *make_account_tools(services.reads, config=config),
         *make_guidance_tools(index),

@@ -28,6 +28,7 @@ from store.access import UnknownUserError, resolve_scope
 from store.db import is_initialised
 from tools.accounts import run_view
 from tools.context import CallerContext
+from tools.kpi_config import KpiConfig
 
 console = Console(markup=False, highlight=False)
 err_console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
@@ -116,7 +117,8 @@ def checked(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def run(as_user: str, as_of: str | None, view: Callable) -> dict[str, Any]:
-    """A view under the caller's scope, checked."""
+def run(as_user: str, as_of: str | None, view: Callable,
+        config: KpiConfig | None = None) -> dict[str, Any]:
+    """A view under the caller's scope (and KPI settings, if given), checked."""
     with caller(as_user) as (sessions, context):
-        return checked(run_view(sessions, context, parse_date(as_of), view))
+        return checked(run_view(sessions, context, parse_date(as_of), view, config))

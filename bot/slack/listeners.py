@@ -34,6 +34,7 @@ from bot.slack.blocks import (
     render_answer,
 )
 from bot.slack.disclosure import (
+    SENSITIVE_KPIS,
     Audience,
     AudienceScope,
     Disclosure,
@@ -238,7 +239,8 @@ def _public_answer(bot: SlackBot, audience: Audience, scope: AccessScope, answer
     if decision.show == "all" or not answer.ok:
         return answer
     if decision.show == "without_sensitive":
-        return replace(answer, text=without_sensitive(answer.text), charts=[])
+        return replace(answer, text=without_sensitive(answer.text), charts=[],
+                       figures=[f for f in answer.figures if f.kpi not in SENSITIVE_KPIS])
     if decision.show == "shared":
         # The same question, answered for everyone present: the tools see only the accounts
         # every member may see (its own thread memory: never mixed with the asker's).
