@@ -74,6 +74,7 @@ class Answer:
     intent: str | None = None  # what the offline model read the question as (None for others)
     choices: list[str] = field(default_factory=list)  # numbered options a reply "2" picks
     figures: list[Figure] = field(default_factory=list)  # KPIs whose math can be shown
+    saved_plans: list[int] = field(default_factory=list)  # plan versions saved (their ids)
 
 
 class Assistant:
@@ -279,6 +280,8 @@ class Assistant:
             charts=[Path(p) for r in results if isinstance(r, dict) for p in r.get("charts", [])],
             tool_calls=[ToolCallRecord(call["name"], call["args"]) for call in calls],
             figures=list(dict.fromkeys(figures)),
+            saved_plans=[r["plan"]["plan_id"] for r in results
+                         if isinstance(r, dict) and isinstance(r.get("plan"), dict)],
             model=self.model_name,
             as_of=date.fromisoformat(as_of) if as_of else self.as_of,
             timings={

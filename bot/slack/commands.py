@@ -1,5 +1,6 @@
 """`/kam`: its grammar (`parse_command`), the ack (help, usage errors, a placeholder) and the
-work: answers only the caller sees, or with `--share` posted in the channel's thread."""
+work: answers only the caller sees, or with `--share` posted in the channel's thread; with
+`--canvas`, `/kam plan` also publishes the plan as a Slack canvas (`bot.slack.canvas`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bot.slack.blocks import (
     notice,
     section,
 )
+from bot.slack.canvas import publish_plans
 from bot.slack.listeners import (
     REFUSAL,
     answer_in_thread,
@@ -27,6 +29,7 @@ from bot.slack.listeners import (
     respond_privately,
     thread_id,
 )
+from bot.slack.streaming import post_privately
 from store.access import UnknownUserError
 
 if TYPE_CHECKING:
@@ -44,6 +47,11 @@ class KamCommand:
     name: str
     argument: str = ""
     share: bool = False
+    canvas: bool = False  # `/kam plan`: publish the plan as a Slack canvas too
+
+
+CANVAS_ONLY_FOR_PLANS = (
+    "`--canvas` publishes an account plan: use it with `/kam plan ACCOUNT --canvas`.")
 
 
 class CommandError(ValueError):
@@ -53,7 +61,8 @@ class CommandError(ValueError):
 COMMANDS: dict[str, tuple[str, str]] = {
     "summary": ("ACCOUNT", "KPIs, trend and risks of one account"),
     "qbr": ("ACCOUNT", "prep notes for a QBR with the account"),
-    "plan": ("ACCOUNT", "draft an account plan (saved as a new version)"),
+    "plan": ("ACCOUNT", "draft an account plan (saved as a new version); add `--canvas` to "
+                        "publish it as a Slack canvas, updated by later versions"),
     "risks": ("", "your accounts at risk of churn, with the warning signs"),
     "renewals": ("[DAYS]", "contracts ending in the next DAYS days (default 90)"),
     "portfolio": ("[@user|team]", "a portfolio roll-up: yours, a colleague's or a team's"),
@@ -63,18 +72,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def parse_command(text: str) -> KamCommand:
-    """`/kam` text as a command; `--share` anywhere posts the answer to the channel."""
+    """`/kam` text as a command; `--share` anywhere posts the answer to the channel, and
+    `--canvas` (with `plan` only) publishes the plan as a canvas."""
     try:
         words = shlex.split(text or "")
     except ValueError:
         words = (text or "").split()
-    share = "--share" in words
-    words = [w for w in words if w != "--share"]
+    share, canvas = "--share" in words, "--canvas" in words
+    words = [w for w in words if w not in ("--share", "--canvas")]
     if not words:
+        if canvas:
+            raise CommandError(CANVAS_ONLY_FOR_PLANS)
         return KamCommand("help", share=share)
     name, argument = words[0].lower(), " ".join(words[1:]).strip()
     if name not in COMMANDS:
         raise CommandError(f"Unknown command “{name}”.")
+    if canvas and name != "plan":
+        raise CommandError(CANVAS_ONLY_FOR_PLANS)
     placeholder = COMMANDS[name][0]
     if placeholder in ("ACCOUNT", "QUESTION") and not argument:
         raise CommandError(
@@ -84,7 +98,7 @@ def parse_command(text: str) -> KamCommand:
         raise CommandError(
             "`/kam renewals` takes a number of days from 1 to 730, e.g. `/kam renewals 60`."
         )
-    return KamCommand(name, argument, share)
+    return KamCommand(name, argument, share, canvas)
 
 
 def command_question(command: KamCommand, name_of: Callable[[str], str | None]) -> tuple[str, str]:
@@ -159,10 +173,11 @@ def run_kam_command(command, context, respond, *, bot: SlackBot) -> None:
     question, title = command_question(parsed, bot.name_of)
     question_id = f"command:{command.get('trigger_id') or uuid.uuid4().hex}"
     if not parsed.share:
-        _private_answer(bot, scope, command, respond, question, title, question_id)
+        _private_answer(bot, scope, command, respond, question, title, question_id,
+                        canvas=parsed.canvas)
         return
     try:
-        answer_in_thread(
+        delivered = answer_in_thread(
             bot,
             team_id=context.team_id,
             channel=command["channel_id"],
@@ -177,11 +192,23 @@ def run_kam_command(command, context, respond, *, bot: SlackBot) -> None:
         if error.response.get("error") not in ("not_in_channel", "channel_not_found"):
             raise
         respond(response_type="ephemeral", replace_original=False, text=NOT_IN_CHANNEL)
+        return
+    if parsed.canvas and delivered is not None and delivered.answer.ok:
+        note = publish_plans(bot, scope, user, context.team_id, delivered.answer.saved_plans)
+        if delivered.public:
+            bot.out.post(delivered.place.channel, note, thread_ts=delivered.place.thread_ts)
+        else:  # the channel did not see the whole plan: nor does it see where it is
+            post_privately(bot.out, delivered.place, [note])
 
 
-def _private_answer(bot, scope, command, respond, question, title, question_id) -> None:
+def _private_answer(bot, scope, command, respond, question, title, question_id, *,
+                    canvas: bool) -> None:
     thread = thread_id(command.get("team_id"), command["channel_id"], question_id)
     answer = bot.ask(scope, question, thread)
     ref = FeedbackRef(question_id=question_id, answer_id=f"ephemeral:{uuid.uuid4().hex}")
     respond_privately(respond, answer, title=title or None, feedback=ref,
                       choice=ChoiceRef(command["user_id"], thread))
+    if canvas and answer.ok:
+        note = publish_plans(bot, scope, command["user_id"], command.get("team_id"),
+                             answer.saved_plans)
+        respond(response_type="ephemeral", replace_original=False, **note.as_kwargs())

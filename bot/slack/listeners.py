@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from slack_sdk.models.blocks import Block
@@ -102,6 +102,16 @@ def is_private(channel: str) -> bool:
     return channel.startswith(("D", "U", "W"))
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """An answer that reached Slack: where, and whether the whole of it went to the
+    conversation (else the asker alone saw all of it, privately)."""
+
+    answer: Answer
+    place: Place
+    public: bool
+
+
 def answer_in_thread(
     bot: SlackBot,
     *,
@@ -114,8 +124,9 @@ def answer_in_thread(
     placeholder: str,
     title: str | None = None,
     panel: bool = False,
-) -> None:
-    """Resolve the user and answer in the thread, as the audience of `channel` may see it.
+) -> Delivered | None:
+    """Resolve the user and answer in the thread, as the audience of `channel` may see it;
+    None when nothing was answered (a stranger, or the answer could not be delivered).
 
     `thread_ts=None` starts a new thread (shared commands, App Home); otherwise the reply
     goes under the asker's message, live where the audience allows. In the assistant
@@ -126,23 +137,22 @@ def answer_in_thread(
     except UnknownUserError:
         refusal = notice(REFUSAL.format(slack_user_id=slack_user_id))
         bot.out.post(channel, refusal, thread_ts=thread_ts)
-        return
+        return None
     audience = Audience.only(scope) if is_private(channel) else bot.audiences.of(channel, scope)
     if thread_ts is not None and bot.policy.sees_all_of(audience, scope):
         place = Place(channel, thread_ts, slack_user_id, team_id)
-        _answer_live(bot, scope, place, question, question_id, panel=panel)
-        return
-    _answer_for_audience(bot, scope, audience, channel=channel, team_id=team_id,
-                         slack_user_id=slack_user_id, question=question,
-                         question_id=question_id, thread_ts=thread_ts,
-                         placeholder=placeholder, title=title)
+        return _answer_live(bot, scope, place, question, question_id, panel=panel)
+    return _answer_for_audience(bot, scope, audience, channel=channel, team_id=team_id,
+                                slack_user_id=slack_user_id, question=question,
+                                question_id=question_id, thread_ts=thread_ts,
+                                placeholder=placeholder, title=title)
 
 
 # ---------------------------------------------------------------- live: status, stream
 
 
 def _answer_live(bot: SlackBot, scope: AccessScope, place: Place, question: str,
-                 question_id: str, *, panel: bool) -> None:
+                 question_id: str, *, panel: bool) -> Delivered | None:
     status = Status(bot.out.client, place)
     status.show(THINKING)
     writer = StreamWriter(bot.out, place)
@@ -172,8 +182,9 @@ def _answer_live(bot: SlackBot, scope: AccessScope, place: Place, question: str,
         log.exception("could not deliver the answer in %s", place.channel)
         status.show("")
         _apologise(bot, place.channel, writer.ts, place.thread_ts)
-        return
+        return None
     _upload_charts(bot, answer, place.channel, place.thread_ts)
+    return Delivered(answer, place, public=True)
 
 
 # ---------------------------------------------------------------- channels: what all may see
@@ -183,7 +194,7 @@ def _answer_for_audience(
     bot: SlackBot, scope: AccessScope, audience: Audience, *, channel: str,
     team_id: str | None, slack_user_id: str, question: str, question_id: str,
     thread_ts: str | None, placeholder: str, title: str | None,
-) -> None:
+) -> Delivered | None:
     posted = bot.out.post(channel, notice(placeholder), thread_ts=thread_ts)
     channel, answer_ts = posted.get("channel") or channel, posted["ts"]
     thread_ts = thread_ts or answer_ts
@@ -213,11 +224,12 @@ def _answer_for_audience(
     except Exception:
         log.exception("could not deliver the answer in %s", channel)
         _apologise(bot, channel, answer_ts, thread_ts)
-        return
+        return None
     finally:
         status.show("")  # the placeholder was replaced in place: Slack would keep the status
     if decision.show == "all":
         _upload_charts(bot, answer, channel, thread_ts)
+    return Delivered(answer, place, public=decision.show == "all")
 
 
 def _answer_with_status(bot: SlackBot, scope: AccessScope, question: str, thread: str,
