@@ -28,6 +28,7 @@ from knowledge.index import CITATION
 from store.access import AccessScope, UnknownUserError, resolve_caller
 from store.ratelimit import RateLimit
 from tools.context import CallerContext
+from tools.explain import Figure, figures_of
 from tools.find import find_accounts
 from tools.payload import loads
 
@@ -72,6 +73,8 @@ class Answer:
     ok: bool = True
     intent: str | None = None  # what the offline model read the question as (None for others)
     choices: list[str] = field(default_factory=list)  # numbered options a reply "2" picks
+    figures: list[Figure] = field(default_factory=list)  # KPIs whose math can be shown
+    saved_plans: list[int] = field(default_factory=list)  # plan versions saved (their ids)
 
 
 class Assistant:
@@ -256,13 +259,14 @@ class Assistant:
             broken = final is not None and final.invalid_tool_calls
             log.warning("empty answer (invalid tool calls: %s)", bool(broken))
             return self._failure(EMPTY_ANSWER_BROKEN_CALL if broken else EMPTY_ANSWER, started)
-        calls = [
-            ToolCallRecord(call["name"], call["args"])
-            for message in turn
-            if isinstance(message, AIMessage)
-            for call in message.tool_calls
-        ]
-        results = [loads(m.content) for m in turn if isinstance(m, ToolMessage)]
+        calls = [call for message in turn if isinstance(message, AIMessage)
+                 for call in message.tool_calls]
+        replies = [m for m in turn if isinstance(m, ToolMessage)]
+        results = [loads(m.content) for m in replies]
+        by_call = {m.tool_call_id: r for m, r in zip(replies, results, strict=True)}
+        figures = [figure for call in calls
+                   for figure in figures_of(call["name"], call["args"],
+                                            by_call.get(call.get("id") or ""))]
         as_of = next((r["as_of"] for r in results if isinstance(r, dict) and "as_of" in r), None)
         understood = next((m.additional_kwargs[REQUEST_KEY] for m in turn
                            if isinstance(m, AIMessage) and REQUEST_KEY in m.additional_kwargs),
@@ -274,7 +278,10 @@ class Assistant:
             choices=[str(c) for c in choices] if isinstance(choices, list) else [],
             citations=list(dict.fromkeys(CITATION.findall(text))),
             charts=[Path(p) for r in results if isinstance(r, dict) for p in r.get("charts", [])],
-            tool_calls=calls,
+            tool_calls=[ToolCallRecord(call["name"], call["args"]) for call in calls],
+            figures=list(dict.fromkeys(figures)),
+            saved_plans=[r["plan"]["plan_id"] for r in results
+                         if isinstance(r, dict) and isinstance(r.get("plan"), dict)],
             model=self.model_name,
             as_of=date.fromisoformat(as_of) if as_of else self.as_of,
             timings={

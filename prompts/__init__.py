@@ -216,7 +216,8 @@ def kpi_label(name: str) -> str:
     return KPI_LABELS.get(name) or humanize(name)
 
 
-ACRONYMS = {"csat": "CSAT", "nps": "NPS", "kam": "KAM", "qbr": "QBR", "kpi": "KPI"}
+ACRONYMS = {"csat": "CSAT", "nps": "NPS", "kam": "KAM", "qbr": "QBR", "kpi": "KPI",
+            "kpis": "KPIs"}
 
 
 def humanize(name: str) -> str:

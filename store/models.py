@@ -310,6 +310,7 @@ class AccountPlan(Base):
     created_on: Mapped[datetime] = mapped_column(DateTime)
     body_markdown: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="draft")
+    canvas_id: Mapped[str | None] = mapped_column(String(32))  # published as a Slack canvas
 
 
 class SlackEvent(Base):

@@ -14,7 +14,9 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from store.access import AccessScope
 from store.models import (
     AccountScore,
     Activity,
@@ -31,9 +33,12 @@ from store.models import (
 )
 from tools import churn
 from tools import measures as m
+from tools.account_data import SUMMARY_KPIS
+from tools.kpi_config import KpiConfig
 from tools.kpi_types import Ctx
 from tools.kpis import SPECS, KpiEngine
 from tools.periods import Period
+from tools.selection import AccountNotFound
 from tools.views import kpi_view
 
 # Each KPI's formula over the names of its inputs (as the payload shows them).
@@ -174,3 +179,51 @@ def explain_view(engine: KpiEngine, kpi: str, ref: str) -> dict[str, Any]:
         for s, n in zip(sources, counts, strict=True)
     ]
     return shown
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A KPI of one account that a tool result showed for the default period (the 12 months
+    ending on `as_of`): what `explain_view` can show the math of."""
+
+    kpi: str
+    account_id: str
+    account_name: str
+    as_of: date
+
+
+# Arguments after which a result's figures are not the default period's, or not one account's.
+OTHER_PERIOD = ("start", "end", "group_by")
+
+
+def figures_of(tool: str, args: dict[str, Any], result: Any) -> list[Figure]:
+    """The figures one tool call's result showed: `get_kpi` of an account, and the KPIs of
+    `account_summary`; none for errors, portfolios, other periods and other tools."""
+    if not isinstance(result, dict) or "error" in result:
+        return []
+    account, as_of = result.get("account"), result.get("as_of")
+    if not isinstance(account, dict) or not isinstance(as_of, str) or not account.get(
+            "account_id"):
+        return []
+    if tool == "get_kpi" and not any(args.get(k) for k in OTHER_PERIOD):
+        kpis = [result.get("kpi")]
+    elif tool == "account_summary":
+        kpis = [k for k in SUMMARY_KPIS if k in (result.get("kpis") or {})]
+    else:
+        return []
+    return [Figure(kpi, str(account["account_id"]), str(account.get("name") or ""),
+                   date.fromisoformat(as_of)) for kpi in kpis if kpi in SPECS]
+
+
+def explain_figure(sessions: sessionmaker[Session], scope: AccessScope, figure: Figure,
+                   config: KpiConfig | None = None) -> dict[str, Any] | None:
+    """`explain_view` of `figure` as of its own date, under `scope`; None when the caller may
+    not see the account (the same answer as for one that does not exist)."""
+    with sessions() as session:
+        engine = KpiEngine(session, scope, as_of=figure.as_of, config=config)
+        try:
+            shown = explain_view(engine, figure.kpi, figure.account_id)
+        except AccountNotFound:
+            return None
+    # The id is looked up like a name (typos tolerated): only that very account will do.
+    return shown if shown["account"]["account_id"] == figure.account_id else None

@@ -1,8 +1,8 @@
 """Saved account plans: each draft is a new version in `account_plans`; list, show and diff.
 
 Plans belong to their account, so the caller's access scope decides who sees them:
-a KAM sees the plans of their own accounts only. Writing happens in `save_plan`
-alone, in one short transaction of its own.
+a KAM sees the plans of their own accounts only. Writing happens in `save_plan` and
+`record_canvas` alone, each in one short transaction of its own.
 """
 
 from __future__ import annotations
@@ -62,6 +62,33 @@ def save_plan(
             if attempt == SAVE_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def plan_for_canvas(session: Session, scope: AccessScope, plan_id: int) -> dict[str, Any]:
+    """One saved version, to publish as a Slack canvas: its account, version and body, and
+    the canvas the account's plan was last published to (`canvas_id`, None if never)."""
+    plan = session.get(AccountPlan, plan_id)
+    if plan is None:
+        raise PlanNotFound(f"there is no saved plan {plan_id}")
+    account = get_account(session, scope, plan.account_id)
+    canvas = session.scalar(
+        select(AccountPlan.canvas_id)
+        .where(AccountPlan.account_id == plan.account_id, AccountPlan.canvas_id.is_not(None))
+        .order_by(AccountPlan.version.desc()).limit(1))
+    return {"account": {"account_id": account.account_id, "name": account.name},
+            "plan_id": plan.plan_id, "version": plan.version, "markdown": plan.body_markdown,
+            "canvas_id": canvas}
+
+
+def record_canvas(sessions: sessionmaker[Session], scope: AccessScope, plan_id: int,
+                  canvas_id: str) -> None:
+    """Store the canvas a plan version was published to (the account still in scope)."""
+    with sessions.begin() as session:
+        plan = session.get(AccountPlan, plan_id)
+        if plan is None:
+            raise PlanNotFound(f"there is no saved plan {plan_id}")
+        get_account(session, scope, plan.account_id)
+        plan.canvas_id = canvas_id
 
 
 def _meta(plan: AccountPlan, author: str | None = None) -> dict[str, Any]:

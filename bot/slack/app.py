@@ -27,10 +27,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.assistant import Answer
 from bot.config import Settings
+from bot.factory import kpi_config
 from bot.progress import AnswerEvent, Finished
 from bot.slack.audience import Audiences, TtlCache
 from bot.slack.blocks import (
     CHOICE,
+    EXPLAIN,
     FEEDBACK,
     FEEDBACK_HELPFUL,
     FEEDBACK_NOT_HELPFUL,
@@ -40,6 +42,7 @@ from bot.slack.commands import ack_kam_command, run_kam_command
 from bot.slack.decks import DeckSource
 from bot.slack.disclosure import DisclosurePolicy
 from bot.slack.egress import ChannelPacer, SlackOut, build_web_client
+from bot.slack.explain import show_the_math
 from bot.slack.feedback import FeedbackStore, store_feedback
 from bot.slack.home import open_summary, publish_home
 from bot.slack.ingress import (
@@ -60,9 +63,11 @@ from bot.slack.listeners import (
 )
 from bot.slack.panel import answer_in_panel, change_context, start_thread
 from bot.slack.streaming import Place
+from prompts.explanation import Explanation
 from store.access import AccessScope, UnknownUserError
 from tools.find import find_accounts, tokens
 from tools.glance import PortfolioGlance
+from tools.kpi_config import KpiConfig
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +103,8 @@ class SlackBot:
     sessions: sessionmaker[Session]
     portfolio: PortfolioSource | None = None
     decks: DeckSource | None = None
+    kpi_config: KpiConfig = field(default_factory=KpiConfig)  # as the agent's tools have it
+    explanation: Explanation = field(default_factory=Explanation)  # "Explain", for people
     audiences: Audiences = field(init=False)
     policy: DisclosurePolicy = field(init=False)
     _visible: TtlCache = field(init=False)
@@ -241,6 +248,9 @@ def build_slack_app(
         sessions=sessions,
         portfolio=portfolio,
         decks=decks,
+        kpi_config=kpi_config(settings),
+        explanation=Explanation(settings.kam_reporting_currency, settings.kam_locale,
+                                settings.kam_fiscal_year_start),
     )
     pools.on_shutdown.append(bot.ledger.close)  # its connection goes back to the pool
     app.use(AckEventsOnce(bot))
@@ -260,6 +270,7 @@ def build_slack_app(
         app.action(action_id)(ack=ack_now, lazy=[_bind(store_feedback, bot)])
     app.action(re.compile(f"^{OPEN_SUMMARY}"))(ack=ack_now, lazy=[_bind(open_summary, bot)])
     app.action(re.compile(f"^{CHOICE}"))(ack=ack_now, lazy=[_bind(pick_choice, bot)])
+    app.action(EXPLAIN)(ack=ack_now, lazy=[_bind(show_the_math, bot)])
     app.error(log_error)
     return app
 

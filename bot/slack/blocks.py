@@ -27,9 +27,12 @@ from slack_sdk.models.blocks import (
     FeedbackButtonsElement,
     HeaderBlock,
     MarkdownTextObject,
+    Option,
+    OverflowMenuElement,
     PlainTextObject,
     RawTextObject,
     SectionBlock,
+    StaticSelectElement,
     TableBlock,
     TableBlockColumnSettings,
 )
@@ -48,6 +51,8 @@ from bot.slack.formatting import (
     plain,
     truncate,
 )
+from prompts import kpi_label
+from tools.explain import Figure
 
 # Slack's limits (docs.slack.dev/reference/block-kit): section text 3000, header 150,
 # 50 blocks per message, 10 fields per section (2000 each), 10 context elements,
@@ -265,15 +270,61 @@ def decode_choice(value: str) -> tuple[int, str, ChoiceRef]:
     return int(data["n"]), str(data["l"]), ChoiceRef(asker=str(data["u"]), thread=str(data["t"]))
 
 
+EXPLAIN = "kam_explain"
+EXPLAIN_BLOCK = "explain"
+OPTION_VALUE_LIMIT = 150  # Slack's limit for an option's value (a button takes 2,000)
+MAX_OVERFLOW = 5  # options of an overflow menu; more go in a menu that scrolls
+MAX_SELECT = 100
+
+
+def encode_figure(figure: Figure) -> str:
+    """What an Explain action carries: the KPI, the account id and the as-of date. Nothing
+    else: the explanation is computed again, under the scope of whoever presses."""
+    return json.dumps({"k": figure.kpi, "a": figure.account_id, "d": figure.as_of.isoformat()},
+                      separators=(",", ":"))
+
+
+def decode_figure(value: str) -> Figure:
+    data = json.loads(value)
+    return Figure(str(data["k"]), str(data["a"]), "", date.fromisoformat(data["d"]))
+
+
+def explain_block(figures: Sequence[Figure]) -> Block | None:
+    """"Explain" under an answer's figures: a button for one, a menu for several (an overflow
+    menu for up to five); each shows its math privately to whoever picks it."""
+    figures = [f for f in figures if len(encode_figure(f)) <= OPTION_VALUE_LIMIT][:MAX_SELECT]
+    if not figures:
+        return None
+    one_account = len({f.account_id for f in figures}) == 1
+
+    def label(figure: Figure) -> str:
+        name = kpi_label(figure.kpi)
+        return name if one_account else f"{name} – {figure.account_name or figure.account_id}"
+
+    if len(figures) == 1:
+        return ActionsBlock(block_id=EXPLAIN_BLOCK, elements=[ButtonElement(
+            text=truncate(f"Explain: {label(figures[0])}", BUTTON_LIMIT), action_id=EXPLAIN,
+            value=encode_figure(figures[0]))])
+    options = [Option(text=truncate(label(f), BUTTON_LIMIT), value=encode_figure(f))
+               for f in figures]
+    menu = (OverflowMenuElement(action_id=EXPLAIN, options=options)
+            if len(options) <= MAX_OVERFLOW else StaticSelectElement(
+                action_id=EXPLAIN, placeholder="Explain a figure", options=options))
+    text = ":abacus: How was a figure computed? Pick it to see the math (only you will see it)."
+    return SectionBlock(block_id=EXPLAIN_BLOCK, text=text_object(text), accessory=menu)
+
+
 def answer_footer(
     answer: Answer, feedback: FeedbackRef | None, *, as_of: bool = True,
     choice: ChoiceRef | None = None,
 ) -> list[Block]:
-    """The choice buttons (with `choice`: who may press them), sources, the as-of line and
-    the feedback buttons that close an answer."""
+    """The choice buttons (with `choice`: who may press them), the Explain action of the
+    answer's figures, sources, the as-of line and the feedback buttons that close it."""
     blocks: list[Block] = []
     if answer.choices and choice is not None:
         blocks.append(choices_block(answer.choices, choice))
+    if answer.ok and (explain := explain_block(answer.figures)) is not None:
+        blocks.append(explain)
     if answer.citations:
         cited = [f"[{escape(c)}]" for c in answer.citations]
         # Ten context elements at most: pack the citations into as few as fit.

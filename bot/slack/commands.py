@@ -1,5 +1,6 @@
 """`/kam`: its grammar (`parse_command`), the ack (help, usage errors, a placeholder) and the
-work: answers only the caller sees, or with `--share` posted in the channel's thread."""
+work: answers only the caller sees, or with `--share` posted in the channel's thread; with
+`--canvas`, `/kam plan` also publishes the plan as a Slack canvas (`bot.slack.canvas`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from bot.slack.blocks import (
     notice,
     section,
 )
+from bot.slack.canvas import publish_plans
 from bot.slack.listeners import (
     REFUSAL,
     Delivered,
@@ -29,6 +31,7 @@ from bot.slack.listeners import (
     respond_privately,
     thread_id,
 )
+from bot.slack.streaming import post_privately
 from store.access import UnknownUserError
 
 if TYPE_CHECKING:
@@ -47,6 +50,11 @@ class KamCommand:
     argument: str = ""
     share: bool = False
     deck: bool = False  # `/kam qbr ACCOUNT --deck`: the QBR deck (PPTX) too
+    canvas: bool = False  # `/kam plan`: publish the plan as a Slack canvas too
+
+
+CANVAS_ONLY_FOR_PLANS = (
+    "`--canvas` publishes an account plan: use it with `/kam plan ACCOUNT --canvas`.")
 
 
 class CommandError(ValueError):
@@ -57,7 +65,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "summary": ("ACCOUNT", "KPIs, trend and risks of one account"),
     "qbr": ("ACCOUNT", "prep notes for a QBR with the account; add `--deck` for the slides "
             "(PPTX)"),
-    "plan": ("ACCOUNT", "draft an account plan (saved as a new version)"),
+    "plan": ("ACCOUNT", "draft an account plan (saved as a new version); add `--canvas` to "
+                        "publish it as a Slack canvas, updated by later versions"),
     "risks": ("", "your accounts at risk of churn, with the warning signs"),
     "renewals": ("[DAYS]", "contracts ending in the next DAYS days (default 90)"),
     "portfolio": ("[@user|team]", "a portfolio roll-up: yours, a colleague's or a team's"),
@@ -68,20 +77,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def parse_command(text: str) -> KamCommand:
     """`/kam` text as a command; `--share` anywhere posts the answer to the channel, `--deck`
-    (with `qbr`) adds the QBR deck."""
+    (with `qbr` only) adds the QBR deck, and `--canvas` (with `plan` only) publishes the plan
+    as a canvas."""
     try:
         words = shlex.split(text or "")
     except ValueError:
         words = (text or "").split()
-    share, deck = "--share" in words, "--deck" in words
-    words = [w for w in words if w not in ("--share", "--deck")]
+    share, deck, canvas = "--share" in words, "--deck" in words, "--canvas" in words
+    words = [w for w in words if w not in ("--share", "--deck", "--canvas")]
     if not words:
+        if canvas:
+            raise CommandError(CANVAS_ONLY_FOR_PLANS)
         return KamCommand("help", share=share)
     name, argument = words[0].lower(), " ".join(words[1:]).strip()
     if name not in COMMANDS:
         raise CommandError(f"Unknown command “{name}”.")
     if deck and name != "qbr":
         raise CommandError(f"`--deck` goes with `/kam qbr ACCOUNT`, not with `/kam {name}`.")
+    if canvas and name != "plan":
+        raise CommandError(CANVAS_ONLY_FOR_PLANS)
     placeholder = COMMANDS[name][0]
     if placeholder in ("ACCOUNT", "QUESTION") and not argument:
         raise CommandError(
@@ -91,7 +105,7 @@ def parse_command(text: str) -> KamCommand:
         raise CommandError(
             "`/kam renewals` takes a number of days from 1 to 730, e.g. `/kam renewals 60`."
         )
-    return KamCommand(name, argument, share, deck)
+    return KamCommand(name, argument, share, deck, canvas)
 
 
 def command_question(command: KamCommand, name_of: Callable[[str], str | None]) -> tuple[str, str]:
@@ -167,7 +181,8 @@ def run_kam_command(command, context, respond, *, bot: SlackBot) -> None:
     question, title = command_question(parsed, bot.name_of)
     question_id = f"command:{command.get('trigger_id') or uuid.uuid4().hex}"
     if not parsed.share:
-        _private_answer(bot, scope, command, respond, question, title, question_id)
+        _private_answer(bot, scope, command, respond, question, title, question_id,
+                        canvas=parsed.canvas)
         if parsed.deck:
             decks.send_privately(bot, scope, parsed.argument, user, respond)
         return
@@ -188,21 +203,33 @@ def run_kam_command(command, context, respond, *, bot: SlackBot) -> None:
             raise
         respond(response_type="ephemeral", replace_original=False, text=NOT_IN_CHANNEL)
         return
+    if parsed.canvas and delivered is not None and delivered.answer.ok:
+        note = publish_plans(bot, scope, user, context.team_id, delivered.answer.saved_plans)
+        if delivered.public:
+            bot.out.post(delivered.place.channel, note, thread_ts=delivered.place.thread_ts)
+        else:  # the channel did not see the whole plan: nor does it see where it is
+            post_privately(bot.out, delivered.place, [note])
     if parsed.deck and delivered is not None:
         _deck_in_thread(bot, scope, parsed.argument, delivered)
 
 
 def _deck_in_thread(bot, scope, account: str, delivered: Delivered) -> None:
     """The deck goes where the whole prep note went; elsewhere the thread says why not."""
+    place = delivered.place
     if delivered.whole:
-        decks.attach_to_thread(bot, scope, account, delivered.channel, delivered.thread_ts)
+        decks.attach_to_thread(bot, scope, account, place.channel, place.thread_ts)
     else:
-        decks.refuse_in_thread(bot, account, delivered.channel, delivered.thread_ts)
+        decks.refuse_in_thread(bot, account, place.channel, place.thread_ts)
 
 
-def _private_answer(bot, scope, command, respond, question, title, question_id) -> None:
+def _private_answer(bot, scope, command, respond, question, title, question_id, *,
+                    canvas: bool) -> None:
     thread = thread_id(command.get("team_id"), command["channel_id"], question_id)
     answer = bot.ask(scope, question, thread)
     ref = FeedbackRef(question_id=question_id, answer_id=f"ephemeral:{uuid.uuid4().hex}")
     respond_privately(respond, answer, title=title or None, feedback=ref,
                       choice=ChoiceRef(command["user_id"], thread))
+    if canvas and answer.ok:
+        note = publish_plans(bot, scope, command["user_id"], command.get("team_id"),
+                             answer.saved_plans)
+        respond(response_type="ephemeral", replace_original=False, **note.as_kwargs())

@@ -34,6 +34,7 @@ from bot.slack.blocks import (
     render_answer,
 )
 from bot.slack.disclosure import (
+    SENSITIVE_KPIS,
     Audience,
     AudienceScope,
     Disclosure,
@@ -103,11 +104,17 @@ def is_private(channel: str) -> bool:
 
 @dataclass(frozen=True)
 class Delivered:
-    """Where an answer went, and whether it was all shown there and was not an apology."""
+    """An answer that reached Slack: where, and whether the whole of it went to the
+    conversation (else the asker alone saw all of it, privately)."""
 
-    channel: str
-    thread_ts: str
-    whole: bool
+    answer: Answer
+    place: Place
+    public: bool
+
+    @property
+    def whole(self) -> bool:
+        """The whole answer, not an apology, is in the conversation for everyone there."""
+        return self.public and self.answer.ok
 
 
 def answer_in_thread(
@@ -124,7 +131,7 @@ def answer_in_thread(
     panel: bool = False,
 ) -> Delivered | None:
     """Resolve the user and answer in the thread, as the audience of `channel` may see it;
-    returns where the answer went (None: nowhere, the asker is not known).
+    None when nothing was answered (a stranger, or the answer could not be delivered).
 
     `thread_ts=None` starts a new thread (shared commands, App Home); otherwise the reply
     goes under the asker's message, live where the audience allows. In the assistant
@@ -139,20 +146,18 @@ def answer_in_thread(
     audience = Audience.only(scope) if is_private(channel) else bot.audiences.of(channel, scope)
     if thread_ts is not None and bot.policy.sees_all_of(audience, scope):
         place = Place(channel, thread_ts, slack_user_id, team_id)
-        ok = _answer_live(bot, scope, place, question, question_id, panel=panel)
-        return Delivered(channel, thread_ts, ok)
+        return _answer_live(bot, scope, place, question, question_id, panel=panel)
     return _answer_for_audience(bot, scope, audience, channel=channel, team_id=team_id,
-                         slack_user_id=slack_user_id, question=question,
-                         question_id=question_id, thread_ts=thread_ts,
-                         placeholder=placeholder, title=title)
+                                slack_user_id=slack_user_id, question=question,
+                                question_id=question_id, thread_ts=thread_ts,
+                                placeholder=placeholder, title=title)
 
 
 # ---------------------------------------------------------------- live: status, stream
 
 
 def _answer_live(bot: SlackBot, scope: AccessScope, place: Place, question: str,
-                 question_id: str, *, panel: bool) -> bool:
-    """Stream the answer into the thread; False if it ended in an apology."""
+                 question_id: str, *, panel: bool) -> Delivered | None:
     status = Status(bot.out.client, place)
     status.show(THINKING)
     writer = StreamWriter(bot.out, place)
@@ -182,9 +187,9 @@ def _answer_live(bot: SlackBot, scope: AccessScope, place: Place, question: str,
         log.exception("could not deliver the answer in %s", place.channel)
         status.show("")
         _apologise(bot, place.channel, writer.ts, place.thread_ts)
-        return False
+        return None
     _upload_charts(bot, answer, place.channel, place.thread_ts)
-    return answer.ok
+    return Delivered(answer, place, public=True)
 
 
 # ---------------------------------------------------------------- channels: what all may see
@@ -194,7 +199,7 @@ def _answer_for_audience(
     bot: SlackBot, scope: AccessScope, audience: Audience, *, channel: str,
     team_id: str | None, slack_user_id: str, question: str, question_id: str,
     thread_ts: str | None, placeholder: str, title: str | None,
-) -> Delivered:
+) -> Delivered | None:
     posted = bot.out.post(channel, notice(placeholder), thread_ts=thread_ts)
     channel, answer_ts = posted.get("channel") or channel, posted["ts"]
     thread_ts = thread_ts or answer_ts
@@ -224,12 +229,12 @@ def _answer_for_audience(
     except Exception:
         log.exception("could not deliver the answer in %s", channel)
         _apologise(bot, channel, answer_ts, thread_ts)
-        return Delivered(channel, thread_ts, False)
+        return None
     finally:
         status.show("")  # the placeholder was replaced in place: Slack would keep the status
     if decision.show == "all":
         _upload_charts(bot, answer, channel, thread_ts)
-    return Delivered(channel, thread_ts, decision.show == "all" and answer.ok)
+    return Delivered(answer, place, public=decision.show == "all")
 
 
 def _answer_with_status(bot: SlackBot, scope: AccessScope, question: str, thread: str,
@@ -251,7 +256,8 @@ def _public_answer(bot: SlackBot, audience: Audience, scope: AccessScope, answer
     if decision.show == "all" or not answer.ok:
         return answer
     if decision.show == "without_sensitive":
-        return replace(answer, text=without_sensitive(answer.text), charts=[])
+        return replace(answer, text=without_sensitive(answer.text), charts=[],
+                       figures=[f for f in answer.figures if f.kpi not in SENSITIVE_KPIS])
     if decision.show == "shared":
         # The same question, answered for everyone present: the tools see only the accounts
         # every member may see (its own thread memory: never mixed with the asker's).

@@ -109,12 +109,13 @@ def test_kam_explain_prints_formula_inputs_period_and_rows_for_people(
 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "revenue growth for Globex Logistics (A0003): -26.1 %"
-    assert "formula: (revenue - prior_revenue) / prior_revenue" in lines
-    # Money as answers write it: the reporting currency (EUR by default), whole euros.
+    assert lines[0] == "Revenue growth of Globex Logistics (A0003): -26.1%"
+    assert "Formula: (revenue - prior revenue) / prior revenue" in lines
+    # Money as Babel writes it in the reporting currency (EUR by default), whole euros.
     assert "  revenue: €1,157,322" in lines and "  prior revenue: €1,565,453" in lines
-    assert "period 2025-10-01..2026-09-30, as of 2026-09-30" in lines
-    assert lines[-1].startswith("rows read: orders ")
+    assert "Period: Oct 1, 2025\u2009–\u2009Sep 30, 2026" in lines
+    assert "As of: Sep 30, 2026" in lines
+    assert lines[-1].startswith("Rows read: order lines: ")
     assert "None" not in result.stdout and "_cents" not in result.stdout
 
 

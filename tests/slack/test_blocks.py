@@ -11,6 +11,7 @@ import pytest
 from bot.assistant import Answer
 from bot.slack.blocks import (
     FeedbackRef,
+    decode_figure,
     escape,
     inline_mrkdwn,
     markdown_blocks,
@@ -21,6 +22,7 @@ from bot.slack.blocks import (
 )
 from bot.slack.commands import parse_command
 from bot.slack.listeners import question_text
+from tools.explain import Figure
 
 
 @pytest.mark.parametrize(
@@ -200,3 +202,38 @@ def test_parse_command(text, name, argument, share):
     command = parse_command(text)
 
     assert (command.name, command.argument, command.share) == (name, argument, share)
+
+
+def figures(*kpis: str, accounts: tuple[str, ...] = ("A0001",)) -> list[Figure]:
+    return [Figure(kpi, account, f"Account {account}", date(2026, 9, 30))
+            for account in accounts for kpi in kpis]
+
+
+@pytest.mark.parametrize(("count", "kind"), [(1, "button"), (3, "overflow"),
+                                              (5, "overflow"), (7, "static_select")])
+def test_explain_is_a_button_for_one_figure_and_a_menu_for_several(count, kind):
+    kpis = ("revenue", "nps", "csat", "churn_risk", "gross_margin", "share_of_wallet", "clv")
+    answer = Answer("**Revenue of Acme Industrial: €1,234,567**", figures=figures(*kpis[:count]))
+
+    (message,) = render_answer(answer)
+    (block,) = [b for b in message.payload() if b.get("block_id") == "explain"]
+    element = block["elements"][0] if block["type"] == "actions" else block["accessory"]
+    assert element["type"] == kind and element["action_id"] == "kam_explain"
+    values = [element["value"]] if kind == "button" else [o["value"] for o in element["options"]]
+    assert [decode_figure(v).kpi for v in values] == list(kpis[:count])
+    assert all(len(v) <= 150 for v in values)
+
+
+def test_explain_names_the_account_when_the_figures_are_of_several():
+    answer = Answer("Compared.", figures=figures("revenue", accounts=("A0001", "A0003")))
+
+    (message,) = render_answer(answer)
+    shown = json.dumps(message.payload(), ensure_ascii=False)
+    assert "Revenue – Account A0001" in shown and "Revenue – Account A0003" in shown
+
+
+def test_no_explain_without_figures_or_under_a_failed_answer():
+    for answer in (Answer("Prepare the QBR with the customer's own KPIs."),
+                   Answer("Sorry, something went wrong.", ok=False, figures=figures("nps"))):
+        (message,) = render_answer(answer)
+        assert "kam_explain" not in json.dumps(message.payload())

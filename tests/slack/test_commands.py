@@ -39,6 +39,9 @@ def test_help_lists_every_subcommand_only_to_the_caller(slack, mock_slack, text)
         ("summary", "needs account"),
         ("renewals soon", "number of days"),
         ("ask", "needs question"),
+        ("risks --canvas", "with `/kam plan ACCOUNT --canvas`"),
+        ("--canvas", "with `/kam plan ACCOUNT --canvas`"),
+        ("plan --canvas", "needs account"),
     ],
 )
 def test_a_malformed_command_gets_usage_help(slack, mock_slack, text, message):
@@ -47,6 +50,14 @@ def test_a_malformed_command_gets_usage_help(slack, mock_slack, text, message):
     assert reply.status == 200 and message in reply.body
     slack.drain()
     assert mock_slack.of("/hooks/cmd") == []
+
+
+def test_canvas_and_share_may_stand_anywhere_in_a_plan_command():
+    assert parse_command("plan --canvas Globex Logistics --share") == (
+        parse_command("plan Globex Logistics --share --canvas"))
+    parsed = parse_command("plan Globex Logistics --canvas")
+    assert (parsed.name, parsed.argument, parsed.canvas, parsed.share) == (
+        "plan", "Globex Logistics", True, False)
 
 
 def test_summary_acks_with_a_placeholder_then_answers_privately(slack, mock_slack):

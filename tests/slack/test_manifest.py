@@ -33,6 +33,9 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "users_info": {"users:read"},
     "views_publish": set(),
     "files_upload_v2": {"files:write"},
+    "canvases_create": {"canvases:write"},
+    "canvases_edit": {"canvases:write"},
+    "canvases_access_set": {"canvases:write"},
 }
 # Bolt's helpers, passed to listeners by name, and the Web API method behind each.
 BOLT_HELPERS = {
@@ -56,7 +59,7 @@ PANEL_EVENTS = {
     "user_message": "message.im",
 }
 CALL = re.compile(
-    r"\.((?:chat|conversations|users|views|files|assistant_threads|auth|reactions|apps)"
+    r"\.((?:chat|conversations|users|views|files|assistant_threads|auth|reactions|apps|canvases)"
     r"_[A-Za-z0-9_]+)\(")
 
 

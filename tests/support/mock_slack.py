@@ -4,8 +4,9 @@ It answers the methods the bot uses (auth.test, chat.postMessage, chat.update,
 chat.postEphemeral, views.publish, users.info, files.getUploadURLExternal,
 files.completeUploadExternal; the AI-app methods assistant.threads.setStatus,
 setSuggestedPrompts and setTitle, chat.startStream, appendStream and stopStream;
-conversations.info and conversations.members; apps.connections.open, with an app-level
-token, hands out `socket_url`), the upload URL it hands out, and
+conversations.info and conversations.members; canvases.create, canvases.edit and
+canvases.access.set, keeping each canvas's markdown in `canvases`; apps.connections.open,
+with an app-level token, hands out `socket_url`), the upload URL it hands out, and
 `response_url` posts under /hooks/. Faults are scripted per method:
 `fail("chat.postMessage", status=429, headers={"Retry-After": "1"})` answers the next
 call that way. Channels are scripted with `channel(...)`: who is in it, and whether it
@@ -62,10 +63,12 @@ class MockSlack:
         self.channels: dict[str, dict] = {}
         self.bots: set[str] = {BOT_USER_ID}
         self.socket_url: str | None = None  # a MockSocketMode's, for apps.connections.open
+        self.canvases: dict[str, str] = {}  # canvas id -> its markdown
         self._lock = threading.Lock()
         self._ts = _TIMESTAMPS  # shared: message ts stay unique across mocks in one run
         self._files = itertools.count(1)
         self.uploads: dict[str, bytes] = {}  # file id -> the bytes uploaded to its URL
+        self._canvases = itertools.count(1)
         self.server = _Server(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -214,6 +217,22 @@ class MockSlack:
             more = start + limit < len(members)
             return {"ok": True, "members": members[start : start + limit],
                     "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+        if method.startswith("canvases."):
+            return self._canvas(method, body)
+        return {"ok": True}
+
+    def _canvas(self, method: str, body: dict) -> dict:
+        if method == "canvases.create":
+            canvas_id = f"F0CANVAS{next(self._canvases):03d}"
+            self.canvases[canvas_id] = (body.get("document_content") or {}).get("markdown", "")
+            return {"ok": True, "canvas_id": canvas_id}
+        canvas_id = body.get("canvas_id", "")
+        if canvas_id not in self.canvases:
+            return {"ok": False, "error": "canvas_not_found"}
+        if method == "canvases.edit":
+            for change in body.get("changes") or []:
+                if change.get("operation") == "replace" and not change.get("section_id"):
+                    self.canvases[canvas_id] = change["document_content"]["markdown"]
         return {"ok": True}
 
     def _channel(self, channel_id: str) -> dict:

@@ -146,9 +146,10 @@ class SlackSender:
         return self.post(body, content_type="application/x-www-form-urlencoded")
 
     def action(self, action_id: str, value: str, *, user: str = ANNA, channel: str = CHANNEL,
-               response_url: str, message: dict | None = None, ephemeral: bool = False
-               ) -> Reply:
-        """A button pressed, on `message` (its ts, thread_ts and blocks) if given."""
+               response_url: str, message: dict | None = None, ephemeral: bool = False,
+               kind: str = "button") -> Reply:
+        """A button pressed (or with `kind` "overflow" or "static_select", an option picked),
+        on `message` (its ts, thread_ts and blocks) if given."""
         container = {"type": "message", "channel_id": channel, "is_ephemeral": ephemeral}
         if message is not None:
             container |= {"message_ts": message["ts"], "thread_ts": message.get("thread_ts")}
@@ -156,8 +157,10 @@ class SlackSender:
             "type": "block_actions", "user": {"id": user}, "team": {"id": TEAM_ID},
             "api_app_id": "A0KAMAPP1", "trigger_id": self.next_id("trigger."),
             "container": container, "channel": {"id": channel}, "response_url": response_url,
-            "actions": [{"action_id": action_id, "block_id": "b", "value": value,
-                         "type": "button", "action_ts": self.next_ts()}],
+            "actions": [{"action_id": action_id, "block_id": "b", "type": kind,
+                         "action_ts": self.next_ts(),
+                         **({"value": value} if kind == "button" else
+                            {"selected_option": {"value": value}})}],
         }
         if message is not None and not ephemeral:
             payload["message"] = message
