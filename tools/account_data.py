@@ -33,7 +33,7 @@ from tools.financials import billed_abroad, constant_currency_growth
 from tools.kpi_types import KpiTrend
 from tools.kpis import KpiEngine
 from tools.periods import Period, current_period, quarter, quarter_label, quarters_up_to
-from tools.selection import AccountFilter, get_account, scoped_accounts
+from tools.selection import AccountFilter, scoped_accounts
 
 SUMMARY_KPIS = (
     "revenue", "revenue_growth", "gross_margin", "profitability", "share_of_wallet", "nps",
@@ -79,7 +79,7 @@ def profile(engine: KpiEngine, account: Account) -> dict[str, Any]:
 def account_summary(engine: KpiEngine, account_id: str, items: int = 5) -> dict[str, Any]:
     """Profile, KPIs with the prior-period value, open opportunities, contract ends, open
     tickets, the churn evidence and the latest activities of one account."""
-    account = get_account(engine.session, engine.scope, account_id)
+    account = engine.checked_account(account_id)
     now_ctx = engine.context()
     now = engine.account(account_id, SUMMARY_KPIS, now_ctx)
     then = engine.account(account_id, TREND_KPIS, engine.context(current=now_ctx.prior))
@@ -139,7 +139,7 @@ def contracts_ending(engine: KpiEngine, account_id: str) -> list[dict[str, Any]]
 
 def _scoped_ids(engine: KpiEngine, account_id: str | None, flt: AccountFilter | None):
     if account_id is not None:
-        get_account(engine.session, engine.scope, account_id)
+        engine.checked_account(account_id)
         return [account_id]
     return scoped_accounts(engine.scope, flt).with_only_columns(Account.account_id)
 
@@ -207,33 +207,36 @@ def activity_timeline(
     engine: KpiEngine, account_id: str, days: int = 90, limit: int = 20
 ) -> dict[str, Any]:
     """Activities with the account in the `days` up to as_of, newest first."""
-    get_account(engine.session, engine.scope, account_id)
+    engine.checked_account(account_id)
     period = Period(engine.as_of - timedelta(days=days - 1), engine.as_of)
     person = aliased(Contact)
-    stmt = (
+    in_period = (Activity.account_id == account_id,
+                 Activity.occurred_on.between(period.start, period.end))
+    kinds = engine.session.execute(
+        select(Activity.kind, func.count()).where(*in_period).group_by(Activity.kind)
+        .order_by(func.count().desc(), Activity.kind)
+    ).all()
+    latest = engine.session.execute(
         select(Activity, person.name, person.buying_role, User.name)
         .outerjoin(person, person.contact_id == Activity.contact_id)
         .outerjoin(User, User.user_id == Activity.user_id)
-        .where(Activity.account_id == account_id,
-               Activity.occurred_on.between(period.start, period.end))
+        .where(*in_period)
         .order_by(Activity.occurred_on.desc(), Activity.activity_id.desc())
-    )
-    rows = engine.session.execute(stmt).all()
-    by_kind: dict[str, int] = {}
-    for a, *_ in rows:
-        by_kind[a.kind] = by_kind.get(a.kind, 0) + 1
+        .limit(limit)
+    ).all()
     items = [
         {"activity_id": a.activity_id, "occurred_on": a.occurred_on, "kind": a.kind,
          "contact": contact, "contact_role": role, "by": user, "notes": a.notes}
-        for a, contact, role, user in rows[:limit]
+        for a, contact, role, user in latest
     ]
-    return {"account_id": account_id, "period": period, "count": len(rows),
+    by_kind = dict(kinds)
+    return {"account_id": account_id, "period": period, "count": sum(by_kind.values()),
             "by_kind": by_kind, "items": items}
 
 
 def stakeholder_map(engine: KpiEngine, account_id: str) -> dict[str, Any]:
     """Contacts by buying role with strength, status and last contact; and the gaps."""
-    get_account(engine.session, engine.scope, account_id)
+    engine.checked_account(account_id)
     twelve_months = current_period(engine.as_of)
     rows = _contacts_with_last_activity(engine, account_id)
     roles: dict[str, list[dict[str, Any]]] = {}
@@ -308,7 +311,7 @@ def stakeholder_gaps(roles: dict[str, list[dict[str, Any]]]) -> list[str]:
 
 def customer_kpi_history(engine: KpiEngine, account_id: str, periods: int = 4) -> dict[str, Any]:
     """Each customer-defined KPI: its latest `periods` values up to as_of, with achievement."""
-    get_account(engine.session, engine.scope, account_id)
+    engine.checked_account(account_id)
     rows = engine.session.execute(
         select(CustomerKpi)
         .where(CustomerKpi.account_id == account_id, CustomerKpi.period_end <= engine.as_of)
@@ -339,7 +342,7 @@ def customer_kpi_history(engine: KpiEngine, account_id: str, periods: int = 4) -
 def quarterly_revenue(engine: KpiEngine, account_id: str, quarters: int = 8) -> dict[str, Any]:
     """Revenue and gross margin per (fiscal) quarter, oldest first; the last quarter ends at
     as_of (partial unless as_of is a quarter's last day)."""
-    get_account(engine.session, engine.scope, account_id)
+    engine.checked_account(account_id)
     fiscal_start = engine.config.fiscal_year_start
     periods = quarters_up_to(engine.as_of, quarters, fiscal_start)
     exprs = {}

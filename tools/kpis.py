@@ -22,12 +22,13 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from store.access import AccessScope
+from store.models import Account
 from tools import churn, customer, financials, value
 from tools import measures as m
 from tools.kpi_config import ChurnConfig, ClvConfig, KpiConfig
 from tools.kpi_types import Basis, Ctx, KpiResult, KpiSpec
 from tools.periods import Period, resolve_as_of
-from tools.selection import AccountFilter, AccountNotFound, scoped_accounts
+from tools.selection import AccountFilter, AccountNotFound, get_account, scoped_accounts
 
 __all__ = [
     "ChurnConfig", "ClvConfig", "Ctx", "KPI_NAMES", "KpiConfig", "KpiEngine", "KpiResult",
@@ -84,6 +85,14 @@ class KpiEngine:
         self.scope = scope
         self.as_of = resolve_as_of(session, as_of)
         self.config = config or KpiConfig()
+        self._checked: dict[str, Account] = {}
+
+    def checked_account(self, account_id: str) -> Account:
+        """The account if the caller may see it, else AccountNotFound; looked up once per
+        engine (an account summary checks the same account for each of its parts)."""
+        if account_id not in self._checked:
+            self._checked[account_id] = get_account(self.session, self.scope, account_id)
+        return self._checked[account_id]
 
     def context(
         self, current: Period | None = None, prior: Period | None = None, label: str | None = None

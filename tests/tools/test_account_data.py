@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import func, select
 
+from store.models import Activity
 from tools import account_data
 from tools.selection import AccountNotFound
 
@@ -45,6 +47,21 @@ def test_open_opportunities_for_the_portfolio_stay_in_scope(engine_as):
     assert result["count"] == len(result["items"]) > 0
     assert {o["account_id"] for o in result["items"]} <= {
         f"A{n:04d}" for n in range(1, 61)} - {"A0008"}
+
+
+def test_activity_timeline_counts_every_activity_and_lists_the_latest(engine_as):
+    engine = engine_as("u_kam_anna")
+    result = account_data.activity_timeline(engine, "A0003", days=365, limit=3)
+
+    in_period = (Activity.account_id == "A0003",
+                 Activity.occurred_on.between(result["period"].start, result["period"].end))
+    counts = dict(engine.session.execute(
+        select(Activity.kind, func.count()).where(*in_period).group_by(Activity.kind)).all())
+    latest = engine.session.scalars(select(Activity.activity_id).where(*in_period).order_by(
+        Activity.occurred_on.desc(), Activity.activity_id.desc()).limit(3)).all()
+    assert result["by_kind"] == counts and result["count"] == sum(counts.values()) > 3
+    assert list(result["by_kind"].values()) == sorted(counts.values(), reverse=True)
+    assert [item["activity_id"] for item in result["items"]] == latest
 
 
 def test_customer_kpi_history_has_achievement(engine_as):
