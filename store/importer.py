@@ -15,7 +15,7 @@ import gc
 import io
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
@@ -50,7 +50,16 @@ from store.models import (
     User,
     ValueFactor,
 )
-from store.sql import chunked, copy_upsert, execute_many, month_start, upsert
+from store.sql import (
+    chunked,
+    copy_into_empty,
+    copy_upsert,
+    execute_many,
+    first_load,
+    is_empty,
+    month_start,
+    upsert,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import TypeForm
@@ -884,7 +893,10 @@ def _write(
             if spec.name in CONVERSIONS:
                 rates.fill(spec.name, rows)
             if dialect == "postgresql":
-                if copy_upsert(conn, table, spec.key, rows):
+                if is_empty(conn, table):
+                    copy_into_empty(conn, table, rows)
+                    changed.add(spec.name)
+                elif copy_upsert(conn, table, spec.key, rows):
                     changed.add(spec.name)
             else:
                 with _secondary_indexes_deferred(conn, table, len(rows)):
@@ -1022,8 +1034,11 @@ def _refresh_aggregate(
     columns in order and whose `source_account` column is the account id it groups by."""
     columns = [column.name for column in model.__table__.columns]
     if account_ids is None or len(account_ids) > INCREMENTAL_AGGREGATE_LIMIT:
+        table = Base.metadata.tables[model.__tablename__]
+        first = conn.dialect.name == "postgresql" and is_empty(conn, table)
         conn.execute(delete(model))
-        conn.execute(insert(model).from_select(columns, aggregate))
+        with first_load(conn, table) if first else nullcontext():
+            conn.execute(insert(model).from_select(columns, aggregate))
         return
     for part in chunked(sorted(account_ids), 500):
         conn.execute(delete(model).where(model.account_id.in_(part)))
