@@ -262,7 +262,6 @@ class Prompts:
             humanize=humanize, gist=gist, person=person, kpi_label=kpi_label,
             working=partial(working, currency=currency, locale=locale),
             period_name=partial(period_name, fiscal_start=fiscal_start, locale=locale),
-            day_name=partial(day_name, locale=locale),
         )
 
     def render(self, name: str, **values: object) -> str:
