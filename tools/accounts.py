@@ -334,12 +334,10 @@ def make_account_tools(
     ) -> str:
         """Use for "what changed / moved / got worse or better" questions: the caller's accounts
         (or one account) whose KPIs moved most between weekly snapshots (last week by default;
-        weeks=4 for a month, since=a date such as the last QBR), each with the causes on
-        record (signs fired, survey responses, opportunities won or lost, contracts ended,
-        tickets). Without kpi: one list, `ranked` by size (see `ranking`), and `other_moves`
-        left out (per KPI in `movers`); answer with those and offer a KPI's own list. Only the
-        KPIs of `kpi` are kept weekly: for others (NRR, GRR, CLV...) use get_kpi or
-        compare_periods. Not for a KPI's current value or year-on-year growth."""
+        weeks=4 for a month, since=a date such as the last QBR), with the causes on record.
+        Without kpi: the biggest moves across KPIs (`ranked`, by size) and how many
+        `other_moves` were left out. Only the KPIs of `kpi` are kept weekly; for others (NRR,
+        GRR, CLV...) use get_kpi. Not for a KPI's current value or year-on-year growth."""
         kpis = (kpi,) if kpi else TRACKED_KPIS
 
         def which(engine: KpiEngine) -> Portfolio:
