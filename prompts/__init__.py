@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_interval
+from babel.dates import format_date, format_interval
 from babel.numbers import format_currency, get_currency_symbol
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -17,14 +17,15 @@ PROMPTS_DIR = Path(__file__).resolve().parent
 
 
 def money(value: float | None, currency: str | None = None, locale: str = "en") -> str:
-    """An amount for people, cents only under 1,000: with a currency, as the locale writes it
-    (Babel): '€1,157,322', '1.157.322 €' in de, 'SGD12.50', never a bare '$' for other money;
-    without one, the bare number ('1,157,322')."""
+    """An amount for people, cents only under 1,000 and only when there are some: with a
+    currency, as the locale writes it (Babel): '€1,157,322', '1.157.322 €' in de, 'SGD12.50',
+    '€0', never a bare '$' for other money; without one, the bare number ('1,157,322')."""
     if value is None:
         return "n/a"
+    whole = abs(value) >= 1000 or value == round(value)
     if currency is None:
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
-    if abs(value) >= 1000:
+        return f"{value:,.0f}" if whole else f"{value:,.2f}"
+    if whole:
         return format_currency(round(value), currency, _whole_units(locale), locale=locale,
                                currency_digits=False)
     return format_currency(value, currency, locale=locale)
@@ -62,6 +63,11 @@ def fmt(value: float | str | None, unit: str | None = None, currency: str | None
     if isinstance(value, float):
         return f"{value:,.2f}"
     return str(value)
+
+
+def day_name(day: date | str, locale: str = "en") -> str:
+    """A day for people, as the locale writes it: 'Sep 12, 2026', '12.09.2026' in de."""
+    return format_date(date.fromisoformat(str(day)), "medium", locale=locale)
 
 
 def period_name(

@@ -6,12 +6,9 @@ privately to whoever pressed "Explain" under a figure."""
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
-from babel.dates import format_date
-
-from prompts import fmt, kpi_label, money, period_name
+from prompts import day_name, fmt, kpi_label, money, period_name
 
 # An input is money when its name starts or ends with one of these words (revenue_recent,
 # won_amount), unless it counts accounts (accounts_with_prior_revenue).
@@ -70,7 +67,7 @@ class Explanation:
         return period_name(period, fiscal_start=self.fiscal_start, locale=self.locale)
 
     def day(self, iso: str) -> str:
-        return format_date(date.fromisoformat(iso), "medium", locale=self.locale)
+        return day_name(iso, self.locale)
 
     def input_lines(self, inputs: Any, indent: int = 2) -> list[str]:
         """Nested inputs as indented `name: value` lines; lists of records one record a line."""

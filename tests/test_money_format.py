@@ -15,6 +15,8 @@ from prompts import Prompts, money, working
         (48200000, "JPY", "en", "¥48,200,000"),
         (12.5, "JPY", "en", "¥12"),  # the yen has no cents
         (12.5, "EUR", "en", "€12.50"),
+        (0.0, "EUR", "en", "€0"),  # no cents where there are none
+        (12.0, "EUR", "en", "€12"),
         (-2500, "GBP", "en", "-£2,500"),
         (1250000, "USD", "en", "$1,250,000"),
         (1250000, "SGD", "en", "SGD1,250,000"),  # never a bare "$" for other dollars
@@ -27,7 +29,7 @@ def test_money_is_written_in_the_currency_as_the_locale_writes_it(value, currenc
 
 
 def test_without_a_currency_money_stays_the_bare_number():
-    assert (money(1157321.87), money(12.5)) == ("1,157,322", "12.50")
+    assert (money(1157321.87), money(12.5), money(0)) == ("1,157,322", "12.50", "0")
 
 
 def test_the_working_line_writes_money_in_the_reporting_currency():

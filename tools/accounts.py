@@ -25,7 +25,7 @@ from tools.find import AmbiguousAccount, resolve_account
 from tools.history import TRACKED_KPIS
 from tools.kpi_config import BANDS, KpiConfig
 from tools.kpis import KPI_NAMES, KpiEngine, UnknownKpi
-from tools.movers import Direction, NoHistory, movers_view
+from tools.movers import PER_KPI, TOP, Direction, NoHistory, movers_view
 from tools.payload import jsonable
 from tools.periods import UnknownPeriod
 from tools.portfolio import (
@@ -130,11 +130,11 @@ class CompareArgs(PortfolioArgs):
 
 class MoversArgs(GroupArgs):
     account: AccountRef | None = Field(None, description="Omit for the portfolio")
-    kpi: TrackedKpi | None = Field(None, description="Omit for every tracked KPI")
+    kpi: TrackedKpi | None = Field(None, description="Omit for the biggest moves of all of them")
     direction: Literal["worse", "better", "any"] = "any"
     weeks: int = Field(1, ge=1, le=104, description="Compare with N weeks earlier")
     since: date | None = Field(None, description="Or with the snapshot on/before this date")
-    n: int = Field(5, ge=1, le=20)
+    n: int | None = Field(None, ge=1, le=20, description="Per KPI (5), or in all without kpi (8)")
 
 
 class UnknownOwner(ValueError):
@@ -329,14 +329,15 @@ def make_account_tools(
     @tool("kpi_movers", args_schema=MoversArgs)
     def kpi_movers(
         runtime: ToolRuntime[CallerContext], account: str | None = None, kpi: str | None = None,
-        direction: Direction = "any", weeks: int = 1, since: date | None = None, n: int = 5,
-        as_of: date | None = None, **filters: Any,
+        direction: Direction = "any", weeks: int = 1, since: date | None = None,
+        n: int | None = None, as_of: date | None = None, **filters: Any,
     ) -> str:
         """Use for "what changed / moved / got worse or better" questions: the caller's accounts
         (or one account) whose KPIs moved most between weekly snapshots (last week by default;
-        weeks=4 for a month, since=a date such as the last QBR), each with the causes on
-        record (signs fired, survey responses, opportunities won or lost, contracts ended,
-        tickets). Not for a KPI's current value or year-on-year growth."""
+        weeks=4 for a month, since=a date such as the last QBR), with the causes on record.
+        Without kpi: the biggest moves across KPIs (`ranked`, by size) and how many
+        `other_moves` were left out. Only the KPIs of `kpi` are kept weekly; for others (NRR,
+        GRR, CLV...) use get_kpi. Not for a KPI's current value or year-on-year growth."""
         kpis = (kpi,) if kpi else TRACKED_KPIS
 
         def which(engine: KpiEngine) -> Portfolio:
@@ -346,7 +347,8 @@ def make_account_tools(
             return Portfolio(AccountFilter(account_ids=(found.account_id,)))
 
         return answer(runtime, as_of, lambda e: movers_view(
-            e, kpis, which(e), weeks=weeks, since=since, direction=direction, n=n))
+            e, kpis, which(e), weeks=weeks, since=since, direction=direction, n=n or PER_KPI,
+            top=None if kpi else n or TOP))
 
     return tidy([
         find_accounts, account_summary, get_kpi, rank_accounts, at_risk_accounts, renewals_due,

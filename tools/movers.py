@@ -9,6 +9,16 @@ database. Causes are looked up for the shown accounts only, over the days after 
 earlier snapshot through the later one: churn warning signs that fired or cleared, NPS and
 CSAT responses, opportunities won or lost, contracts that ended, serious tickets opened and
 value factors re-scored.
+
+Asked about no KPI in particular, `movers_view(..., top=8)` gives one list across KPIs, the
+biggest moves first. A move's size is its change in tenths of its KPI's scale, so one step
+weighs the same for every KPI (`STEP`): money by 10 % of the larger of its two values (a
+fall and the rise that undoes it weigh the same, and a start from zero is no division by
+zero); ratios (growth, profitability, share of wallet, CSAT) by 10 percentage points; NPS
+(-100..100) by 20 points; scores (churn risk, strategic value, 0..100) by 10 points, the
+smallest warning sign's weight; and a churn risk move counts one step more for every risk
+band (low, medium, high) it crosses. Ties: the move for the worse first, then the KPI's
+place in the history, then the account's name.
 """
 
 from __future__ import annotations
@@ -18,9 +28,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Select, Subquery, and_, case, func, select
+from sqlalchemy import Float, Select, Subquery, and_, case, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
+from prompts import day_name, humanize
 from store.access import AccessScope
 from store.models import (
     Account,
@@ -62,6 +73,14 @@ from tools.portfolio import Portfolio
 from tools.selection import AccountFilter, owner_names, scoped_accounts
 
 Direction = Literal["worse", "better", "any"]
+Ordering = Literal["change", "size"]
+# One step of a move's size per unit (see the module doc): a tenth of the KPI's scale.
+STEP: dict[Unit, float] = {"money": 0.10, "ratio": 0.10, "nps": 20.0, "score": 10.0}
+PER_KPI = 5  # the movers of one KPI
+TOP = 8  # the moves in one list across KPIs: what a Slack answer can show at a glance
+RANKING = ("size: the change in tenths of the KPI's scale (money 10 % of the larger value, "
+           "ratios 10 points, NPS 20 points, scores 10 points; +1 per churn risk band "
+           "crossed); biggest first")
 CSAT_LOW_MAX = 3
 MONEY_KPIS = ("revenue", "revenue_growth", "gross_margin", "profitability", "share_of_wallet")
 # Which recorded events can explain a move in which KPI, and the churn signs that bear on it.
@@ -105,6 +124,7 @@ class Mover:
     after: Any
     change: float
     worse: bool
+    size: float
     causes: list[Cause]
 
 
@@ -168,6 +188,25 @@ def _improvement(tracked: Tracked, before, after):
     return change if tracked.higher_is_better else -change
 
 
+def _size(tracked: Tracked, before, after, churn: ChurnConfig):
+    """How big the move from `before` to `after` is, in steps of `STEP` (see the module doc),
+    as a SQL expression."""
+    moved = cast(func.abs(after - before), Float)
+    if tracked.unit == "money":
+        larger = case((func.abs(before) >= func.abs(after), func.abs(before)),
+                      else_=func.abs(after))
+        return func.coalesce(moved / func.nullif(cast(larger, Float), 0), 0.0) / STEP["money"]
+    size = moved / STEP[tracked.unit]
+    if tracked.kpi == "churn_risk":
+        size = size + func.abs(_band(after, churn) - _band(before, churn))
+    return size
+
+
+def _band(score, churn: ChurnConfig):
+    """The churn risk band of `score` as 0 (low), 1 (medium) or 2 (high), in SQL."""
+    return case((score >= churn.high_from, 2), (score >= churn.medium_from, 1), else_=0)
+
+
 def kpi_movers(
     session: Session,
     scope: AccessScope,
@@ -177,22 +216,28 @@ def kpi_movers(
     since: date | None = None,
     until: date | None = None,
     direction: Direction = "any",
-    n: int = 5,
+    n: int = PER_KPI,
     flt: AccountFilter | None = None,
+    by: Ordering = "change",
+    churn: ChurnConfig | None = None,
 ) -> Movers:
     """The `n` accounts in scope whose `kpi` moved most (worse, better or either way) between
-    two snapshots; accounts without a value in either week are left out."""
+    two snapshots, by the change or by its size (see the module doc; `churn` gives the risk
+    bands); accounts without a value in either week are left out."""
     tracked = TRACKED[kpi]
     base, current, note = compared_weeks(session, weeks, since, until)
     then, now = aliased(KpiSnapshot), aliased(KpiSnapshot)
     before, after = getattr(then, tracked.column), getattr(now, tracked.column)
     improvement = _improvement(tracked, before, after)
+    size = _size(tracked, before, after, churn or ChurnConfig())
     if direction == "worse":
         order, moved = improvement.asc(), improvement < 0
     elif direction == "better":
         order, moved = improvement.desc(), improvement > 0
     else:
         order, moved = func.abs(improvement).desc(), improvement != 0
+    orders = [order] if by == "change" else [
+        case((moved, 0), else_=1), size.desc(), case((improvement < 0, 0), else_=1)]
     accounts = scoped_accounts(scope, flt).subquery()
     stmt = _both_weeks(
         select(accounts.c.account_id, accounts.c.name, accounts.c.owner_user_id,
@@ -200,9 +245,9 @@ def kpi_movers(
                then.churn_signs.label("signs_before"), now.churn_signs.label("signs_after"),
                func.count().over().label("compared"),
                func.sum(case((moved, 1), else_=0)).over().label("moved"),
-               moved.label("is_move")),
+               moved.label("is_move"), size.label("size")),
         accounts, (then, base), (now, current),
-    ).where(before.is_not(None), after.is_not(None)).order_by(order, accounts.c.name).limit(n)
+    ).where(before.is_not(None), after.is_not(None)).order_by(*orders, accounts.c.name).limit(n)
     rows = session.execute(stmt).all()
     shown = [r for r in rows if r.is_move]
     owners = owner_names(session, {r.owner_user_id for r in shown})
@@ -212,7 +257,7 @@ def kpi_movers(
         worse = _improvement(tracked, r.before, r.after) < 0
         causes = sign_causes(kpi, r.signs_before, r.signs_after) + events.get(r.account_id, [])
         items.append(Mover(r.account_id, r.name, r.owner_user_id, owners.get(r.owner_user_id),
-                           r.before, r.after, r.after - r.before, worse,
+                           r.before, r.after, r.after - r.before, worse, float(r.size),
                            [c for c in causes if c.adverse == worse]))
     compared = int(rows[0].compared) if rows else 0
     moved_count = int(rows[0].moved or 0) if rows else 0
@@ -420,12 +465,14 @@ FINDERS = {
 
 
 def cause_text(cause: Cause, config: KpiConfig) -> str:
-    """One cause as a sentence fragment for people, money as answers write it (`config`: the
-    reporting currency and locale)."""
-    d, on = cause.detail, cause.on.isoformat() if cause.on else ""
+    """One cause as a sentence fragment for people: warning signs by the names the churn
+    answers give them, dates and money as answers write them (`config`: the reporting
+    currency and locale), ticket subjects quoted."""
+    d = cause.detail
+    on = f" on {day_name(cause.on, config.locale)}" if cause.on else ""
     if cause.kind in ("sign_fired", "sign_cleared"):
-        return f"warning sign {'fired' if cause.kind == 'sign_fired' else 'cleared'}: " + (
-            words(d["sign"]))
+        return (f"warning sign {'fired' if cause.kind == 'sign_fired' else 'cleared'}: "
+                f"{humanize(d['sign'])}")
     if cause.kind == "orders_vs_year_before":
         return (f"orders of {period_text(d['period'], config)}: "
                 f"{money_text(d['revenue_cents'], config)}, against "
@@ -433,52 +480,76 @@ def cause_text(cause: Cause, config: KpiConfig) -> str:
                 "earlier")
     if cause.kind in ("detractor_response", "promoter_response"):
         who = "about the KAM" if d["subject"] == "kam" else "about the company"
-        return f"NPS {d['score']}/10 {who} on {on}"
+        return f"NPS response {d['score']}/10 {who}{on}"
     if cause.kind == "response_dropped_out":
-        return (f"{d['survey']} {d['score']}/{d['of']} of {on} left the 12-month window")
+        day = f" of {day_name(cause.on, config.locale)}" if cause.on else ""
+        return f"{d['survey']} response {d['score']}/{d['of']}{day} left the 12-month window"
     if cause.kind in ("low_csat_response", "good_csat_response"):
-        return f"CSAT {d['score']}/5 on {on}"
+        return f"CSAT response {d['score']}/5{on}"
     if cause.kind in ("lost_opportunity", "won_opportunity"):
         outcome = "lost" if cause.kind == "lost_opportunity" else "won"
-        return (f"{words(d['opportunity_kind'])} opportunity {d['opportunity_id']} "
-                f"({money_text(d['amount_cents'] or 0, config)}) {outcome} on {on}")
+        amount = (f" ({money_text(d['amount_cents'], config)})"
+                  if d["amount_cents"] is not None else "")
+        return (f"{words(d['opportunity_kind'])} opportunity {d['opportunity_id']}{amount} "
+                f"{outcome}{on}")
     if cause.kind == "contract_ended":
         renews = ", renews automatically" if d["auto_renew"] else ""
-        return (f"contract {d['contract_id']} ended on {on} "
+        return (f"contract {d['contract_id']} ended{on} "
                 f"({money_text(d['annual_value_cents'], config)} a year{renews})")
     if cause.kind == "ticket_opened":
-        return f"{d['severity']} ticket opened on {on}: {d['subject']}"
-    return f"{words(d['factor'])} scored {d['score']} (was {d['previous_score']}) on {on}"
+        return f'{d["severity"]}-severity ticket "{d["subject"]}" opened{on}'
+    return (f"{humanize(d['factor'])} scored {d['score']}/5 (was {d['previous_score']}/5)"
+            f"{on}")
+
+
+def _item(kpi: str, unit: Unit, m: Mover, config: KpiConfig) -> dict[str, Any]:
+    """One mover as compact JSON: values in display units, the change labelled by kind."""
+    now, then = KpiResult(kpi, m.after, unit, None), KpiResult(kpi, m.before, unit, None)
+    entry: dict[str, Any] = {
+        "account_id": m.account_id, "name": m.name, "owner": m.owner_name,
+        "before": kpi_value(then), "after": kpi_value(now), "worse": m.worse,
+        "size": round(m.size, 2),
+    }
+    if unit == "money":
+        entry["change"] = money(m.change)
+    entry.update(change(unit, KpiTrend(now, then).change()))
+    entry["causes"] = [{"text": cause_text(c, config), **jsonable(c)} for c in m.causes]
+    return entry
 
 
 def movers_payload(
     movers: Movers, portfolio: dict[str, Any], config: KpiConfig
 ) -> dict[str, Any]:
     """The movers as compact JSON: values in display units, the change labelled by kind."""
-    unit = movers.unit
-    items = []
-    for m in movers.items:
-        now, then = KpiResult(movers.kpi, m.after, unit, None), KpiResult(movers.kpi, m.before,
-                                                                            unit, None)
-        entry: dict[str, Any] = {
-            "account_id": m.account_id, "name": m.name, "owner": m.owner_name,
-            "before": kpi_value(then), "after": kpi_value(now), "worse": m.worse,
-        }
-        if unit == "money":
-            entry["change"] = money(m.change)
-        entry.update(change(unit, KpiTrend(now, then).change()))
-        entry["causes"] = [{"text": cause_text(c, config), **jsonable(c)} for c in m.causes]
-        items.append(entry)
     out: dict[str, Any] = {
         "kpi": movers.kpi, "definition": spec(movers.kpi).description,
-        "unit": UNIT_LABELS[unit], "direction": movers.direction,
+        "unit": UNIT_LABELS[movers.unit], "direction": movers.direction,
         "from": movers.base.as_of.isoformat(), "to": movers.current.as_of.isoformat(),
         "portfolio": portfolio, "accounts_compared": movers.accounts_compared,
-        "accounts_moved": movers.accounts_moved, "items": items,
+        "accounts_moved": movers.accounts_moved,
+        "items": [_item(movers.kpi, movers.unit, m, config) for m in movers.items],
     }
     if movers.note:
         out["note"] = movers.note
     return out
+
+
+def ranked(by_kpi: Sequence[Movers], top: int, config: KpiConfig) -> dict[str, Any]:
+    """The `top` biggest moves across KPIs by size (ties: worse first, then the KPIs' order,
+    then the account), how many moves each KPI has left out, and how many in all."""
+    moves = sorted(((m, i, b) for i, b in enumerate(by_kpi) for m in b.items),
+                   key=lambda x: (-x[0].size, not x[0].worse, x[1], x[0].name))[:top]
+    items = [{"kpi": b.kpi, "unit": UNIT_LABELS[b.unit], **_item(b.kpi, b.unit, m, config)}
+             for m, _, b in moves]
+    blocks = []
+    for b in by_kpi:
+        shown = sum(1 for i in items if i["kpi"] == b.kpi)
+        blocks.append({"kpi": b.kpi, "unit": UNIT_LABELS[b.unit], "direction": b.direction,
+                       "accounts_compared": b.accounts_compared,
+                       "accounts_moved": b.accounts_moved, "not_shown": b.accounts_moved - shown,
+                       **({"note": b.note} if b.note else {})})
+    return {"ranking": RANKING, "ranked": items,
+            "other_moves": sum(b["not_shown"] for b in blocks), "movers": blocks}
 
 
 def movers_view(
@@ -489,20 +560,26 @@ def movers_view(
     weeks: int = 1,
     since: date | None = None,
     direction: Direction = "any",
-    n: int = 5,
+    n: int = PER_KPI,
+    top: int | None = None,
 ) -> dict[str, Any]:
     """The movers of each of `kpis` for the caller, between the snapshot as of the engine's
-    as-of (or the latest before it) and the one `weeks` weeks (or `since`) earlier."""
+    as-of (or the latest before it) and the one `weeks` weeks (or `since`) earlier: the `n`
+    biggest of each KPI, or with `top`, the `top` biggest moves across them (`ranked`)."""
     described = portfolio.describe()
-    by_kpi = [
-        movers_payload(kpi_movers(engine.session, engine.scope, kpi, weeks=weeks, since=since,
-                                  until=engine.as_of, direction=direction, n=n,
-                                  flt=portfolio.accounts), described, engine.config)
-        for kpi in kpis
-    ]
-    head = {k: by_kpi[0][k] for k in ("from", "to", "portfolio")}
+    found = [kpi_movers(engine.session, engine.scope, kpi, weeks=weeks, since=since,
+                        until=engine.as_of, direction=direction, n=top or n,
+                        flt=portfolio.accounts, by="size" if top else "change",
+                        churn=engine.config.churn)
+             for kpi in kpis]
+    first = found[0]
+    head = {"from": first.base.as_of.isoformat(), "to": first.current.as_of.isoformat(),
+            "portfolio": described, "units": units_note(engine.config.reporting_currency),
+            "data_note": TEXT_NOTE}
+    if top:
+        return {**head, **ranked(found, top, engine.config)}
+    by_kpi = [movers_payload(m, described, engine.config) for m in found]
     for item in by_kpi:
-        for k in head:
+        for k in ("from", "to", "portfolio"):
             del item[k]
-    return {**head, "units": units_note(engine.config.reporting_currency), "data_note": TEXT_NOTE,
-            "movers": by_kpi}
+    return {**head, "movers": by_kpi}

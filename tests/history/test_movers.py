@@ -137,8 +137,9 @@ def test_the_tool_answers_for_the_callers_book_with_figures_for_people(movers_to
     globex = next(i for i in block["items"] if i["name"] == "Globex Logistics")
     assert (globex["before"], globex["after"], globex["change_points"]) == (80, 100, 20.0)
     texts = [c["text"] for c in globex["causes"]]
-    assert "warning sign fired: open critical tickets" in texts
-    assert any(t.startswith("critical ticket opened on 2026-09-09: ") for t in texts)
+    assert "warning sign fired: Open critical tickets" in texts
+    assert any(t.startswith('critical-severity ticket "') and t.endswith('" opened on Sep 9, 2026')
+               for t in texts)
 
 
 def test_the_tool_shows_money_in_currency_units_and_the_relative_change(movers_tool):
@@ -150,11 +151,13 @@ def test_the_tool_shows_money_in_currency_units_and_the_relative_change(movers_t
     assert item["after"] == money(115732187)  # Globex's 12-month revenue on 2026-09-30
 
 
-def test_without_every_kpi_named_the_tool_covers_each_tracked_kpi(movers_tool):
+def test_without_a_kpi_named_the_tool_ranks_the_biggest_moves_of_every_tracked_kpi(movers_tool):
     result = movers_tool("u_mgr_north", n=2)
 
     assert [b["kpi"] for b in result["movers"]] == list(TRACKED_KPIS)
-    assert all(len(b["items"]) <= 2 for b in result["movers"])
+    assert len(result["ranked"]) == 2 and "items" not in result["movers"][0]
+    moved = sum(b["accounts_moved"] for b in result["movers"])
+    assert result["other_moves"] == moved - 2 == sum(b["not_shown"] for b in result["movers"])
 
 
 def test_the_tool_refuses_identity_arguments(movers_tool_graph, scope_of):
@@ -181,6 +184,6 @@ def test_a_12_month_score_that_moved_because_old_responses_left_says_so(movers_t
     summit, globex = items["Summit Logistics"], items["Globex Logistics"]
     assert (summit["before"], summit["after"], summit["worse"]) == (33.3, 100.0, False)
     assert [c["text"] for c in summit["causes"]] == [
-        "NPS 6/10 of 2025-08-19 left the 12-month window"]
+        "NPS response 6/10 of Aug 19, 2025 left the 12-month window"]
     assert [c["text"] for c in globex["causes"]] == [
-        "NPS 10/10 of 2025-08-13 left the 12-month window"]
+        "NPS response 10/10 of Aug 13, 2025 left the 12-month window"]

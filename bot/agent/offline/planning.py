@@ -86,7 +86,12 @@ def _plan_intent(intent: str, r: Request) -> list[dict[str, Any]]:
     if intent == "guidance":
         return [call("search_guidance", query=r.question, k=3)]
     if intent == "movers":
-        return [_movers(r, a) for a in r.accounts] or [_movers(r, None)]
+        # A KPI the weekly history does not keep: its value now is the nearest answer.
+        nearest = _kpis(r.model_copy(update={"kpis": r.untracked, "period": None,
+                                             "more_periods": []})) if r.untracked else []
+        if r.untracked and not r.kpis:
+            return nearest
+        return ([_movers(r, a) for a in r.accounts] or [_movers(r, None)]) + nearest
     if intent == "portfolio":
         f = filters(r)
         return [call("get_kpi", kpi="revenue", group_by="owner", **f, **period(r)),

@@ -408,6 +408,7 @@ class Reader:
         """Which KPI moved which way over which window; a follow-up ("and csat?", "and this
         month?") changes only what it says."""
         text = found.text
+        request.untracked = [k for k in request.kpis if k not in TRACKED]
         kpis = [k for k in request.kpis if k in TRACKED]
         if "revenue_growth" in kpis and not re.search(r"\b(grow\w*|growth|yoy)\b", text):
             kpis.remove("revenue_growth")  # "declined", "going down": a change, not growth

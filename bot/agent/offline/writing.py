@@ -15,6 +15,7 @@ from typing import Any
 from bot.agent.offline.request import Request
 from knowledge.index import CITATION
 from prompts import Prompts
+from tools.history import TRACKED_KPIS
 
 OFFLINE_MARK = "(offline model)"
 TOOL_TEMPLATES = {
@@ -37,8 +38,11 @@ def write_answer(prompts: Prompts, request: Request, results: list[tuple[str, An
         return prompts.render("answers/error.md.j2", error=errors[0], mention=mention,
                               mark=OFFLINE_MARK)
     label = request.period.label if request.period else None
-    if request.intent == "movers" and label is None:
-        label = f"over the last {request.weeks} weeks" if request.weeks else "since last week"
+    labels: dict[str, str | None] = {}
+    if request.intent == "movers":  # the window is the movers'; get_kpi keeps its own period
+        labels["kpi_movers"] = label or (f"over the last {request.weeks} weeks"
+                                         if request.weeks else "since last week")
+        label = None
     if request.intent in STORY_INTENTS:
         by_tool: dict[str, Any] = {}
         for name, payload in results:
@@ -48,9 +52,13 @@ def write_answer(prompts: Prompts, request: Request, results: list[tuple[str, An
                               mark=OFFLINE_MARK, period_label=label)
         return body
     parts = [prompts.render(f"answers/{TOOL_TEMPLATES[name]}.md.j2", r={name: payload},
-                            question=request.question, period_label=label, mark=OFFLINE_MARK,
+                            question=request.question, mark=OFFLINE_MARK,
+                            period_label=labels.get(name, label),
                             owner_name=request.owner_name, names=request.account_names)
              for name, payload in results]
+    if request.intent == "movers" and request.untracked:
+        parts.insert(0, prompts.render("answers/untracked_kpi.md.j2", kpis=request.untracked,
+                                       tracked=TRACKED_KPIS, moved=request.kpis))
     as_of = next((p.get("as_of") for _, p in results if isinstance(p, dict) and p.get("as_of")),
                  None)
     footer = f"_Numbers as of {as_of}._ {OFFLINE_MARK}" if as_of else OFFLINE_MARK
