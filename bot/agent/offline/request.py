@@ -74,6 +74,7 @@ class Request(BaseModel):
     # before `period` starts (its label says which period, e.g. the last QBR's date).
     movement: Literal["worse", "better", "any"] = "any"
     weeks: int | None = None
+    meeting: date | None = None  # a QBR agenda's meeting day ("meeting is on jan 14")
     with_renewals: bool = False  # "top 3 by growth and when they renew"
     also: list[str] = Field(default_factory=list)  # second intents: "summary + open tickets"
     form: Literal["short", "full"] = "short"
