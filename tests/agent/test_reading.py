@@ -11,7 +11,7 @@ from bot.agent.offline import classifier
 from bot.agent.offline.lexicon import Lexicon
 from bot.agent.offline.names import NameIndex, fold, named, tokens
 from bot.agent.offline.periods import PeriodReader
-from bot.agent.offline.reading import pick_numbered
+from bot.agent.offline.reading import compare_kind, pick_numbered
 
 AS_OF = date(2026, 9, 30)
 
@@ -66,6 +66,33 @@ def test_forward_windows_for_renewals_end_with_the_quarter_or_year():
     assert reader.days_ahead("renewals next 60d") == 60
     assert reader.days_ahead("what renews in the next 6 months") == 182
     assert reader.days_back("calls in the last 2 weeks") == 14
+
+
+@pytest.mark.parametrize(("words", "day"), [
+    ("qbr on 2027-02-09", date(2027, 2, 9)),
+    ("we meet feb 9th", date(2027, 2, 9)),  # no year: the next 9 February after as-of
+    ("the meeting is the 5th of october", date(2026, 10, 5)),
+    ("on 12 march 2026", date(2026, 3, 12)),
+    ("meeting on sept 30", date(2026, 9, 30)),
+])
+def test_a_meeting_day_is_read_whole(words, day):
+    assert PeriodReader(AS_OF).day(fold(words)) == day
+
+
+@pytest.mark.parametrize("words", ["qbr agenda in march", "on feb 30", "last 2 months"])
+def test_no_day_is_made_up_from_a_month_or_an_impossible_date(words):
+    assert PeriodReader(AS_OF).day(fold(words)) is None
+
+
+@pytest.mark.parametrize(("words", "kind"), [
+    ("q3 against the same qtr last year", "quarter_yoy"),
+    ("this quarter vs the qtr last yr", "quarter_yoy"),
+    ("yoy qtr for my book", "quarter_yoy"),
+    ("this qtr vs last qtr", "quarter"),
+    ("this year vs last", "year"),
+])
+def test_qtr_is_read_as_quarter_when_comparing_periods(words, kind):
+    assert compare_kind(words) == kind
 
 
 def test_names_are_folded_as_people_type_them():

@@ -184,3 +184,42 @@ def test_a_lost_account_is_called_lost_with_its_last_order(offline_assistant):
     for answer in (summary, risk):
         assert "lost account" in answer.text.lower()
         assert "2025-07-23" in answer.text
+
+
+@pytest.mark.parametrize(("question", "args"), [
+    ("my bottom 4 for csat", {"kpi": "csat", "order": "lowest", "n": 4}),
+    ("strongest 3 on nrr", {"kpi": "nrr", "n": 3}),
+    ("poorest growth accounts", {"kpi": "revenue_growth", "order": "lowest"}),
+    ("best 5 growth accounts by margin", {"kpi": "gross_margin", "n": 5, "tier": "growth"}),
+])
+def test_a_count_or_direction_ranks_and_growth_after_a_direction_is_the_kpi(
+        offline_assistant, question, args):
+    (answer,) = ask(offline_assistant, "u_kam_anna", question)
+    assert [(c.name, c.args) for c in answer.tool_calls] == [("rank_accounts", args)], question
+
+
+def test_how_a_measure_is_worked_out_is_guidance_wherever_it_is_asked(offline_assistant):
+    for question in ("csat, how is that measured?", "what is grr and how is it computed"):
+        (answer,) = ask(offline_assistant, "u_kam_anna", question)
+        assert [c.name for c in answer.tool_calls] == ["search_guidance"], question
+
+
+def test_moving_or_handing_over_an_account_is_a_request_to_act(offline_assistant):
+    for question in ("move globex to ben", "pls hand over initech to chloe in the crm"):
+        (answer,) = ask(offline_assistant, "u_kam_anna", question)
+        assert answer.tool_calls == [] and "can't do that" in answer.text, question
+
+
+def test_the_customers_own_kpis_over_a_book_are_rolled_up(offline_assistant):
+    book, one = (ask(offline_assistant, "u_kam_anna", q)[0] for q in (
+        "customer kpis on target across the book?", "customer kpis for globex"))
+    assert [(c.name, c.args) for c in book.tool_calls] == [("get_kpi", {"kpi": "customer_kpis"})]
+    assert [(c.name, c.args) for c in one.tool_calls] == [("customer_kpis", {"account": "A0003"})]
+
+
+def test_a_qbr_agenda_gets_the_meeting_day_named(offline_assistant):
+    named, later = ask(offline_assistant, "u_kam_anna", "nps for initech",
+                       "ok draft a qbr agenda for them, the meeting is 9 february")
+    assert named.tool_calls[0].args == {"kpi": "nps", "account": "A0005"}
+    assert [(c.name, c.args) for c in later.tool_calls] == [
+        ("draft_qbr_agenda", {"account": "A0005", "date": "2027-02-09"})]

@@ -5,7 +5,8 @@ month", "since march", "between march and june", "last 6 months" become a `Span`
 end, and the words to show). The default 12 months ("ltm", "past twelve months") is no
 span at all: the tools' default period. Forward windows ("next 60 days", "next
 quarter", "this year") become a number of days after as-of, for renewals; backward
-windows in days ("last 2 weeks") for activity timelines. Fiscal years start in the month
+windows in days ("last 2 weeks") for activity timelines; a meeting's day ("on jan 14") for
+QBR agendas. Fiscal years start in the month
 `fiscal_start` (1 = January); "Q3" and "FY26" are fiscal.
 """
 
@@ -176,6 +177,29 @@ class PeriodReader:
             start = self._latest_month(MONTHS[m.group(1)])
             return self._clip(Span(start, month_end(start), f"{start:%B %Y}"))
         return None
+
+    def day(self, text: str) -> date | None:
+        """A calendar day named in the folded text, for a meeting: "2027-01-14", "jan 14th",
+        "14 january 2027"; without a year, the next such day on or after as-of."""
+        t = f" {text} "
+        year: str | None
+        if m := re.search(r"\b(20\d{2})-(\d{1,2})-(\d{1,2})\b", t):
+            year, month, day = m.group(1), int(m.group(2)), int(m.group(3))
+        elif m := re.search(r"\b" + _MONTH + r"\.? (\d{1,2})(?:st|nd|rd|th)?\b(?:,? (20\d{2})\b)?",
+                            t):
+            year, month, day = m.group(3), MONTHS[m.group(1)], int(m.group(2))
+        elif m := re.search(r"\b(\d{1,2})(?:st|nd|rd|th)? (?:of )?" + _MONTH
+                            + r"\b\.?(?:,? (20\d{2})\b)?", t):
+            year, month, day = m.group(3), MONTHS[m.group(2)], int(m.group(1))
+        else:
+            return None
+        try:
+            if year is not None:
+                return date(int(year), month, day)
+            named = date(self.as_of.year, month, day)
+            return named if named >= self.as_of else date(self.as_of.year + 1, month, day)
+        except ValueError:
+            return None  # "feb 30"
 
     def days_back(self, text: str) -> int | None:
         """A look-back in days for activity timelines ("last 2 weeks" -> 14)."""

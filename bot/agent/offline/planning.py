@@ -58,7 +58,9 @@ def _plan_intent(intent: str, r: Request) -> list[dict[str, Any]]:
     if intent in ACCOUNT_TOOLS:
         # A summary of "last year" is the summary as of the end of last year.
         as_of = r.period.end.isoformat() if r.period and intent == "account_summary" else None
-        return [call(ACCOUNT_TOOLS[intent], account=a, as_of=as_of) for a in r.accounts]
+        meeting = r.meeting.isoformat() if r.meeting and intent == "draft_agenda" else None
+        return [call(ACCOUNT_TOOLS[intent], account=a, as_of=as_of, date=meeting)
+                for a in r.accounts]
     if intent == "kpi":
         return _kpis(r)
     if intent == "rank":

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.agent.offline import changes
 from bot.agent.offline.classifier import IntentModel
-from bot.agent.offline.lexicon import Lexicon
+from bot.agent.offline.lexicon import Hit, Lexicon
 from bot.agent.offline.names import Mention, NameIndex, fold, named, tokens
 from bot.agent.offline.periods import PeriodReader
 from bot.agent.offline.request import NEEDS_ACCOUNT, Period, Request, Threshold
@@ -66,12 +66,16 @@ HOW_TO = re.compile(
     r"difference|meaning|definition)|whats the difference|what does|what do .* mean|what is "
     r"(a|an)\b|whats (a|an)\b|tips|best practices?|any (tips|advice)|advice on|guidance|"
     r"explain|define|when should|should i|is it better|why (do|does|should) (we|i|you)|"
-    r"what (is|are|s) (a |an |the )?[a-z ]+ (analysis|defined|calculated|measured|mean|means)\b|"
-    r"how (is|are) (a |an |the )?[a-z ]+ (defined|calculated|measured|scored|worked out)\b)")
+    r"what (is|are|s) (a |an |the )?[a-z ]+ (analysis|defined|calculated|measured|mean|means)\b)")
+# How a measure is worked out, wherever it is asked ("what is sow exactly and how is it
+# calculated"): a definition, answered from the guidance when no account is named.
+DEFINED = re.compile(r"\bhow (is|are) (a |an |the )?[a-z ]+ (defined|calculated|computed|measured|"
+                     r"scored|worked out|derived|figured out)\b")
 ACTION_LEAD = re.compile(r"^(?:(?:hey|hi|ok|okay|please|pls|plz|can you|could you|would you|"
                          r"can u|could u|go ahead and|quickly|just|and)\s+)*")
 PERSON_BOOK = re.compile(r"\b(accounts|accts|book|portfolio|doing|numbers)\b")
-COUNT = re.compile(r"\b(?:top|bottom|best|worst|first|last|highest|lowest|my)\s+(\d{1,3}|"
+COUNT = re.compile(r"\b(?:top|bottom|best|worst|first|last|highest|lowest|biggest|largest|"
+                   r"smallest|strongest|weakest|poorest|my)\s+(\d{1,3}|"
                    + "|".join(NUMBER_WORDS) + r")\b|\b(\d{1,3}|" + "|".join(NUMBER_WORDS)
                    + r")\s+(?:accounts|accts|customers|clients|biggest|largest|best|worst|"
                      r"highest|lowest|churn|at risk|risks|riskiest|by)\b")
@@ -243,6 +247,10 @@ class Reader:
         request = Request(intent=intent, confidence=confidence, question=question,
                           readings=readings)
         self.fill(request, found, names, periods, scope)
+        if request.intent == "kpi" and request.n is not None and not request.accounts and \
+                not request.unknown and not request.group_by and \
+                self.lexicon.direction.find(found.text):
+            request.intent = "rank"  # "my worst 5 on nps": a figure has no count, a ranking has
         if previous is not None and self.is_follow_up(found, request, previous):
             request = self.follow(request, found, previous, names, periods, scope)
         elif previous is not None and not request.accounts and not request.unknown and \
@@ -258,6 +266,12 @@ class Reader:
         if not request.accounts and not request.unknown and not request.ambiguous and \
                 request.intent not in ("guidance", "out_of_scope"):
             request.unknown = self.stranger(found, names)
+        if request.intent in ("kpi", "customer_kpis") and not request.accounts and \
+                not request.unknown and not request.ambiguous and self.cued(found.text,
+                                                                          "customer_kpis") and \
+                (BOOK.search(found.text) or request.owner or request.team or request.tier):
+            # The customers' own KPIs across a book: their achievement rolled up.
+            request.intent, request.kpis = "kpi", ["customer_kpis"]
         request.also = self.also(found, request)
         return request
 
@@ -335,8 +349,9 @@ class Reader:
             # another reading look unsure (and ask "do you mean…?").
             rest = 1.0 - scores.pop("movers")
             scores = {intent: score / rest for intent, score in scores.items()}
-        if HOW_TO.match(lead) and not found.accounts and not found.unknown and not found.people \
-                and best not in ("draft_plan", "draft_agenda", "draft_prep", "out_of_scope"):
+        if (HOW_TO.match(lead) or DEFINED.search(text)) and not found.accounts and \
+                not found.unknown and not found.people and best not in (
+                    "draft_plan", "draft_agenda", "draft_prep", "out_of_scope"):
             return "guidance", max(scores["guidance"], 0.9), None
         return best, scores[best], scores
 
@@ -382,7 +397,12 @@ class Reader:
         direction = self.lexicon.direction.find(text)
         if direction:
             request.order = direction[0].value  # type: ignore[assignment]
-        request.tier = self.lexicon.tiers.first(text)
+        tier = self.tier(text, request.kpis)
+        if tier is not None:
+            # "growth accounts" names the tier, not growth as the KPI
+            request.tier = tier.value
+            named = {hit.value for hit in self.lexicon.kpis.find(tier.phrase)}
+            request.kpis = [k for k in request.kpis if k not in named]
         request.quadrant = self.lexicon.quadrants.first(text)
         request.region = _phrase_value(text, names.regions)
         account_words = {w for m in found.accounts for w in found.words[m.start:m.end]}
@@ -396,12 +416,26 @@ class Reader:
                 break
         request.threshold = request.threshold or self.threshold(text, request.kpis)
         request.days = periods.days_ahead(text)
+        request.meeting = periods.day(fold(request.question))
         request.lookback = periods.days_back(text)
         request.with_renewals = request.intent == "rank" and bool(RENEW_WITH.search(text))
         if request.intent == "compare_periods":
             request.compare = compare_kind(text)  # type: ignore[assignment]
         if request.intent == "movers":
             self.movers(request, found, periods, scope)
+
+    def tier(self, text: str, kpis: Sequence[str]) -> Hit | None:
+        """The tier named. A tier word that is also a KPI word, right after a ranking
+        direction and with no other KPI named, is the KPI: "lowest growth accounts" ranks by
+        growth, "top 5 growth accounts by margin" ranks the growth tier."""
+        for hit in self.lexicon.tiers.find(text):
+            measure = [h.value for h in self.lexicon.kpis.find(hit.phrase)]
+            before = text[:hit.start].split()[-1:]
+            if measure and list(kpis) == measure and before and \
+                    self.lexicon.direction.find(before[0]):
+                continue
+            return hit
+        return None
 
     def movers(self, request: Request, found: Words, periods: PeriodReader,
                scope: AccessScope, follow_up: bool = False) -> None:
@@ -522,6 +556,7 @@ class Reader:
             merged.period = _period(periods.period("last year"))
         if request.n is not None:
             merged.n = request.n
+        merged.meeting = request.meeting or merged.meeting
         if self.lexicon.direction.find(text):
             merged.order = request.order
         if request.intent == "renewals" or previous.intent == "renewals":
@@ -661,8 +696,8 @@ def pick_numbered(text: str, options: Sequence[str]) -> str | None:
 
 
 def compare_kind(text: str) -> str:
-    if re.search(r"\b(same quarter|quarter last year|q([1-4]) vs (\.? )?q\2|yoy quarter|"
-                 r"q([1-4]) (last|this) (year|yr))\b", text):
+    if re.search(r"\b(same (?:quarter|qtr)|(?:quarter|qtr) last (?:year|yr)|q([1-4]) vs (\.? )?q\2|"
+                 r"yoy (?:quarter|qtr)|q([1-4]) (last|this) (year|yr))\b", text):
         return "quarter_yoy"
     if re.search(r"\b(quarter|qtr|qoq|q[1-4])\b", text):
         return "quarter"

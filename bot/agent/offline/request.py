@@ -75,6 +75,7 @@ class Request(BaseModel):
     movement: Literal["worse", "better", "any"] = "any"
     weeks: int | None = None
     untracked: list[str] = Field(default_factory=list)  # KPIs asked that it does not keep
+    meeting: date | None = None  # a QBR agenda's meeting day ("meeting is on jan 14")
     with_renewals: bool = False  # "top 3 by growth and when they renew"
     also: list[str] = Field(default_factory=list)  # second intents: "summary + open tickets"
     form: Literal["short", "full"] = "short"
