@@ -893,7 +893,7 @@ def _write(
             if spec.name in CONVERSIONS:
                 rates.fill(spec.name, rows)
             if dialect == "postgresql":
-                if is_empty(conn, table):
+                if before == 0:
                     copy_into_empty(conn, table, rows)
                     changed.add(spec.name)
                 elif copy_upsert(conn, table, spec.key, rows):
