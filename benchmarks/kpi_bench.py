@@ -19,7 +19,8 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -65,29 +66,34 @@ def p50_p95(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
-Samples = dict[str, list[float]]  # {measure: seconds of each run}
-TARGETS: dict[str, float] = {}  # {measure: target p50 in seconds}
+@dataclass
+class Samples:
+    """The runs of each measure on one database (seconds), and the measures' p50 targets."""
 
+    as_of: date
+    runs: dict[str, list[float]] = field(default_factory=dict)
+    targets: dict[str, float] = field(default_factory=dict)
 
-def measure(samples: Samples, label: str, runs: list[float], target: float | None = None) -> None:
-    samples[label] = runs
-    if target is not None:
-        TARGETS[label] = target
+    def add(self, label: str, runs: list[float], target: float | None = None) -> None:
+        self.runs[label] = runs
+        if target is not None:
+            self.targets[label] = target
 
 
 def print_table(columns: dict[str, Samples]) -> None:
     """p50 (p95) of each measure, one column per database, with the target's verdict."""
-    names = list(columns)
-    print(f"{'':42s}" + "".join(f"{n + ' p50 (p95) ms':>26s}" for n in names) + "  target p50")
-    for label in next(iter(columns.values())):
+    first = next(iter(columns.values()))
+    print(f"{'':42s}" + "".join(f"{n + ' p50 (p95) ms':>26s}" for n in columns) + "  target p50")
+    for label in first.runs:
         cells, verdicts = [], []
-        for name in names:
-            p50, p95 = p50_p95(columns[name][label])
+        target = first.targets.get(label)
+        for name, samples in columns.items():
+            p50, p95 = p50_p95(samples.runs[label])
             cells.append(f"{p50 * 1000:>14,.1f} ({p95 * 1000:>8,.1f})")
-            if label in TARGETS:
-                verdicts.append(f"{name}: " + ("meets" if p50 < TARGETS[label] else "MISSES"))
-        target = f"  < {TARGETS[label] * 1000:,.0f} ms " + ", ".join(verdicts) if verdicts else ""
-        print(f"{label:42s}" + "".join(f"{c:>26s}" for c in cells) + target)
+            if target is not None:
+                verdicts.append(f"{name}: " + ("meets" if p50 < target else "MISSES"))
+        limit = f"  < {target * 1000:,.0f} ms " + ", ".join(verdicts) if target else ""
+        print(f"{label:42s}" + "".join(f"{c:>26s}" for c in cells) + limit)
 
 
 def duckdb_growth_ranking(csv_dir: Path, as_of, currencies: bool) -> Callable[[int], object]:
@@ -134,15 +140,14 @@ def main() -> None:
     else:
         print("(set DATABASE_URL=postgresql+psycopg://... for a PostgreSQL column)")
     columns = {name: kpi_samples(url) for name, url in urls.items()}
-    with make_session_factory(make_engine(urls["SQLite"]))() as session:
-        as_of = KpiEngine(session, resolve_scope(session, user_id="u_admin")).as_of
+    as_of = columns["SQLite"].as_of
     duck = timings(duckdb_growth_ranking(ensure_csv(currencies), as_of, currencies), 15, 2)
     print()
     print_table(columns)
     print(f"{'DuckDB: revenue growth ranking (same CSVs)':42s}"
           f"{p50_p95(duck)[0] * 1000:>14,.1f} ({p50_p95(duck)[1] * 1000:>8,.1f})")
     for name, samples in columns.items():
-        ratio = p50_p95(samples[GROWTH_RANKING])[0] / p50_p95(duck)[0]
+        ratio = p50_p95(samples.runs[GROWTH_RANKING])[0] / p50_p95(duck)[0]
         verdict = "meets" if ratio <= DUCKDB_RATIO_TARGET else "MISSES"
         print(f"revenue growth ranking, {name} / DuckDB = {ratio:.1f}x "
               f"(target <= {DUCKDB_RATIO_TARGET:.0f}x: {verdict})")
@@ -155,25 +160,25 @@ def kpi_samples(url: str) -> Samples:
     """Every measure on the scale data set at `url` (benchmarks inform, they do not fail)."""
     engine = make_engine(url)
     sessions = make_session_factory(engine)
-    samples: Samples = {}
     with sessions() as session:
         admin = resolve_scope(session, user_id="u_admin")
         kpis = KpiEngine(session, admin)
+        samples = Samples(kpis.as_of)
         ids = [f"A{n:05d}" for n in range(1, 10_001, 97)]
         print(f"{engine.dialect.name}: as of {kpis.as_of}, {len(ids)} sample accounts")
-        measure(samples, "account summary (engine)",
+        samples.add("account summary (engine)",
                 timings(lambda i: account_summary(kpis, ids[i % len(ids)]), 50), SUMMARY_TARGET_S)
-        measure(samples, "account summary (tool JSON view, by id)",
+        samples.add("account summary (tool JSON view, by id)",
                 timings(lambda i: summary_view(kpis, ids[i % len(ids)]), 50))
-        measure(samples, "churn risk, one account",
+        samples.add("churn risk, one account",
                 timings(lambda i: kpis.account(ids[i % len(ids)], ["churn_risk"]), 50))
-        measure(samples, "rank all accounts by churn risk",
+        samples.add("rank all accounts by churn risk",
                 timings(lambda _i: rank_accounts(kpis, "churn_risk", n=TOP_N), 7, 1),
                 RANKING_TARGET_S)
-        measure(samples, GROWTH_RANKING,
+        samples.add(GROWTH_RANKING,
                 timings(lambda _i: rank_accounts(kpis, "revenue_growth", n=TOP_N), 9, 1),
                 RANKING_TARGET_S)
-        measure(samples, "renewals due in 90 days (all accounts)",
+        samples.add("renewals due in 90 days (all accounts)",
                 timings(lambda _i: renewals_due(kpis, days=90), 9, 1), RANKING_TARGET_S)
     history(sessions, samples)
     engine.dispose()
@@ -183,19 +188,19 @@ def kpi_samples(url: str) -> Samples:
 def history(sessions, samples: Samples) -> None:
     """A snapshot of every account for this week and the week before (the bench database
     keeps them; taking a week again replaces it), then movers between the two."""
+    as_of = samples.as_of
     with sessions() as session:
-        as_of = KpiEngine(session, resolve_scope(session, user_id="u_admin")).as_of
-        measure(samples, "KPI snapshot, every account (one week)",
+        samples.add("KPI snapshot, every account (one week)",
                 [take_snapshot(session, day).seconds
                  for day in (as_of - timedelta(days=7), as_of)], SNAPSHOT_TARGET_S)
         for user in ("u_admin", "u_mgr_north", "u_kam_anna"):
             scope = resolve_scope(session, user_id=user)
-            measure(samples, f"movers, churn risk worse ({user})",
+            samples.add(f"movers, churn risk worse ({user})",
                     timings(lambda _i, s=scope: kpi_movers(session, s, "churn_risk",
                                                            direction="worse"), 15),
                     MOVERS_TARGET_S)
         admin = resolve_scope(session, user_id="u_admin")
-        measure(samples, "movers, revenue either way (u_admin)",
+        samples.add("movers, revenue either way (u_admin)",
                 timings(lambda _i: kpi_movers(session, admin, "revenue"), 15), MOVERS_TARGET_S)
 
 
