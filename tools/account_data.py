@@ -8,11 +8,11 @@ raises `AccountNotFound` for an account that does not exist or is not the caller
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import BindParameter, Select, String, bindparam, func, select
 
 from store.models import (
     Account,
@@ -33,7 +33,7 @@ from tools.financials import billed_abroad, constant_currency_growth
 from tools.kpi_types import KpiTrend
 from tools.kpis import KpiEngine
 from tools.periods import Period, current_period, quarter, quarter_label, quarters_up_to
-from tools.selection import AccountFilter, scoped_accounts
+from tools.selection import AccountFilter, AccountSet, scoped_accounts
 
 SUMMARY_KPIS = (
     "revenue", "revenue_growth", "gross_margin", "profitability", "share_of_wallet", "nps",
@@ -50,11 +50,20 @@ CONTRACT_HORIZON_DAYS = 365
 LOST_AFTER_DAYS = 180
 
 
+# The statements of the functions below are built once per shape (see AccountSet) and take
+# the account as a bound parameter.
+ACCOUNT_ID: BindParameter[str] = bindparam("account_id", type_=String)
+
+
+@lru_cache(maxsize=64)
+def _last_order(as_of: date) -> Select:
+    return select(func.max(Order.order_date)).where(
+        Order.account_id == ACCOUNT_ID, Order.order_date <= as_of)
+
+
 def order_status(engine: KpiEngine, account_id: str, prior_revenue: float | None) -> dict[str, Any]:
     """The last order date up to as-of, and whether the account is lost."""
-    last = engine.session.scalar(
-        select(func.max(Order.order_date)).where(
-            Order.account_id == account_id, Order.order_date <= engine.as_of))
+    last = engine.session.scalar(_last_order(engine.as_of), {"account_id": account_id})
     silent = last is None or (engine.as_of - last).days > LOST_AFTER_DAYS
     return {"last_order_date": last, "lost": bool(prior_revenue) and silent}
 ROLE_ORDER = ("decision_maker", "economic_buyer", "champion", "influencer", "user", "blocker")
@@ -121,14 +130,20 @@ def billed(
             "constant_currency_growth_ratio": constant_currency_growth([row])}
 
 
+@lru_cache(maxsize=64)
+def _contracts_ending(as_of: date) -> Select:
+    horizon = as_of + timedelta(days=CONTRACT_HORIZON_DAYS)
+    return (
+        select(Contract)
+        .where(Contract.account_id == ACCOUNT_ID, Contract.end_date.between(as_of, horizon))
+        .order_by(Contract.end_date)
+    )
+
+
 def contracts_ending(engine: KpiEngine, account_id: str) -> list[dict[str, Any]]:
     """Contracts ending within a year of as_of (already in scope)."""
-    horizon = engine.as_of + timedelta(days=CONTRACT_HORIZON_DAYS)
     rows = engine.session.execute(
-        select(Contract)
-        .where(Contract.account_id == account_id, Contract.end_date.between(engine.as_of, horizon))
-        .order_by(Contract.end_date)
-    ).scalars()
+        _contracts_ending(engine.as_of), {"account_id": account_id}).scalars()
     return [
         {"contract_id": c.contract_id, "start_date": c.start_date, "end_date": c.end_date,
          "days_left": (c.end_date - engine.as_of).days, "annual_value_cents": c.annual_value_cents,
@@ -137,11 +152,26 @@ def contracts_ending(engine: KpiEngine, account_id: str) -> list[dict[str, Any]]
     ]
 
 
-def _scoped_ids(engine: KpiEngine, account_id: str | None, flt: AccountFilter | None):
+def _account_set(
+    engine: KpiEngine, account_id: str | None, flt: AccountFilter | None
+) -> tuple[AccountSet, dict[str, Any]]:
+    """One account (checked, whatever `flt` says) or the caller's accounts in `flt`."""
     if account_id is not None:
         engine.checked_account(account_id)
-        return [account_id]
-    return scoped_accounts(engine.scope, flt).with_only_columns(Account.account_id)
+        flt = AccountFilter(account_ids=(account_id,))
+    return AccountSet.of(engine.scope, flt)
+
+
+@lru_cache(maxsize=256)
+def _open_opportunities(accounts: AccountSet, as_of: date) -> Select:
+    return (
+        select(Opportunity, Account.name, Product.name.label("product"))
+        .join(Account, Account.account_id == Opportunity.account_id)
+        .outerjoin(Product, Product.product_id == Opportunity.product_id)
+        .where(Opportunity.account_id.in_(accounts.ids()), m.opportunity_open_on(as_of))
+        .order_by(Opportunity.expected_close.is_(None), Opportunity.expected_close,
+                  Opportunity.opportunity_id)
+    )
 
 
 def open_opportunities(
@@ -151,16 +181,8 @@ def open_opportunities(
     limit: int = 20,
 ) -> dict[str, Any]:
     """Opportunities open on as_of for one account or the caller's accounts, by expected close."""
-    ids = _scoped_ids(engine, account_id, flt)
-    stmt = (
-        select(Opportunity, Account.name, Product.name.label("product"))
-        .join(Account, Account.account_id == Opportunity.account_id)
-        .outerjoin(Product, Product.product_id == Opportunity.product_id)
-        .where(Opportunity.account_id.in_(ids), m.opportunity_open_on(engine.as_of))
-        .order_by(Opportunity.expected_close.is_(None), Opportunity.expected_close,
-                  Opportunity.opportunity_id)
-    )
-    rows = engine.session.execute(stmt).all()
+    accounts, params = _account_set(engine, account_id, flt)
+    rows = engine.session.execute(_open_opportunities(accounts, engine.as_of), params).all()
     items = [
         {"opportunity_id": o.opportunity_id, "account_id": o.account_id, "account": name,
          "kind": o.kind, "product": product, "amount_cents": o.amount_cents,
@@ -171,6 +193,16 @@ def open_opportunities(
             "total_amount_cents": sum(o.amount_cents for o, _, _ in rows), "items": items}
 
 
+@lru_cache(maxsize=256)
+def _open_tickets(accounts: AccountSet, as_of: date) -> Select:
+    return (
+        select(Ticket, Account.name)
+        .join(Account, Account.account_id == Ticket.account_id)
+        .where(Ticket.account_id.in_(accounts.ids()),
+               m.open_on(Ticket.opened_on, Ticket.closed_on, as_of))
+    )
+
+
 def open_tickets(
     engine: KpiEngine,
     account_id: str | None = None,
@@ -178,16 +210,10 @@ def open_tickets(
     limit: int = 20,
 ) -> dict[str, Any]:
     """Support tickets open on as_of, most severe and oldest first."""
-    ids = _scoped_ids(engine, account_id, flt)
+    accounts, params = _account_set(engine, account_id, flt)
     severity_rank = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-    stmt = (
-        select(Ticket, Account.name)
-        .join(Account, Account.account_id == Ticket.account_id)
-        .where(Ticket.account_id.in_(ids), m.open_on(Ticket.opened_on, Ticket.closed_on,
-                                                     engine.as_of))
-    )
     rows = sorted(
-        engine.session.execute(stmt).all(),
+        engine.session.execute(_open_tickets(accounts, engine.as_of), params).all(),
         key=lambda r: (severity_rank.get(r[0].severity, 9), r[0].opened_on, r[0].ticket_id),
     )
     by_severity: dict[str, int] = {}
@@ -203,27 +229,37 @@ def open_tickets(
             "items": items}
 
 
+@lru_cache(maxsize=64)
+def _activities(period: Period, limit: int) -> tuple[Select, Select]:
+    """The account's activities in `period`: counted by kind, and the `limit` latest with the
+    contact and the colleague."""
+    in_period = (Activity.account_id == ACCOUNT_ID,
+                 Activity.occurred_on.between(period.start, period.end))
+    count_kinds = (
+        select(Activity.kind, func.count()).where(*in_period).group_by(Activity.kind)
+        .order_by(func.count().desc(), Activity.kind)
+    )
+    latest_first = (
+        select(Activity, Contact.name, Contact.buying_role, User.name)
+        .outerjoin(Contact, Contact.contact_id == Activity.contact_id)
+        .outerjoin(User, User.user_id == Activity.user_id)
+        .where(*in_period)
+        .order_by(Activity.occurred_on.desc(), Activity.activity_id.desc())
+        .limit(limit)
+    )
+    return count_kinds, latest_first
+
+
 def activity_timeline(
     engine: KpiEngine, account_id: str, days: int = 90, limit: int = 20
 ) -> dict[str, Any]:
     """Activities with the account in the `days` up to as_of, newest first."""
     engine.checked_account(account_id)
     period = Period(engine.as_of - timedelta(days=days - 1), engine.as_of)
-    person = aliased(Contact)
-    in_period = (Activity.account_id == account_id,
-                 Activity.occurred_on.between(period.start, period.end))
-    kinds = engine.session.execute(
-        select(Activity.kind, func.count()).where(*in_period).group_by(Activity.kind)
-        .order_by(func.count().desc(), Activity.kind)
-    ).all()
-    latest = engine.session.execute(
-        select(Activity, person.name, person.buying_role, User.name)
-        .outerjoin(person, person.contact_id == Activity.contact_id)
-        .outerjoin(User, User.user_id == Activity.user_id)
-        .where(*in_period)
-        .order_by(Activity.occurred_on.desc(), Activity.activity_id.desc())
-        .limit(limit)
-    ).all()
+    count_kinds, latest_first = _activities(period, limit)
+    params = {"account_id": account_id}
+    kinds = engine.session.execute(count_kinds, params).all()
+    latest = engine.session.execute(latest_first, params).all()
     items = [
         {"activity_id": a.activity_id, "occurred_on": a.occurred_on, "kind": a.kind,
          "contact": contact, "contact_role": role, "by": user, "notes": a.notes}
@@ -349,8 +385,8 @@ def quarterly_revenue(engine: KpiEngine, account_id: str, quarters: int = 8) -> 
     for i, q in enumerate(periods):
         exprs[f"rev{i}"] = m.order_sum("revenue", q)
         exprs[f"cost{i}"] = m.order_sum("cost", q)
-    row = m.fetch(engine.session, scoped_accounts(
-        engine.scope, AccountFilter(account_ids=(account_id,))), exprs)[account_id]
+    accounts = scoped_accounts(engine.scope, AccountFilter(account_ids=(account_id,)))
+    row = m.fetch(engine.session, m.with_measures(accounts, exprs))[account_id]
     return {
         "account_id": account_id,
         "name": row["name"],

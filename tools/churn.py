@@ -9,13 +9,14 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, String, and_, bindparam, or_, select
 
 from store.models import Contact, Contract, Ticket
 from tools import measures as m
 from tools.kpi_config import BANDS, SIGNS, ChurnConfig
 from tools.kpi_types import Basis, Ctx, KpiResult, KpiSpec, Row, ratio
 from tools.periods import Period, days_before, days_ending
+from tools.selection import ACCOUNT_IDS
 
 __all__ = ["BANDS", "SIGNS", "ChurnConfig", "Sign", "assess", "churn_details", "fired", "score"]
 
@@ -217,38 +218,46 @@ def churn_portfolio(ctx: Ctx, rows: Sequence[Row]) -> KpiResult:
     return KpiResult("churn_risk", value, "score", None, inputs, "mean churn risk score")
 
 
+@lru_cache(maxsize=64)
+def _evidence(cfg: ChurnConfig, as_of: date) -> tuple[Select, Select, Select]:
+    """The statements behind churn_details, the accounts bound to ACCOUNT_IDS: open tickets
+    of the configured severities, renewals due, and the contacts that tell whether a key
+    person left without cover (the active ones and the key people who left)."""
+    ids = bindparam(ACCOUNT_IDS, type_=String, expanding=True)
+    tickets = select(Ticket).where(
+        Ticket.account_id.in_(ids),
+        Ticket.severity.in_(cfg.ticket_severities),
+        m.open_on(Ticket.opened_on, Ticket.closed_on, as_of),
+    ).order_by(Ticket.opened_on)
+    contracts = select(Contract).where(
+        Contract.account_id.in_(ids), m.renewal_due(windows(cfg, as_of).renewal)
+    ).order_by(Contract.end_date)
+    contacts = select(Contact).where(
+        Contact.account_id.in_(ids),
+        or_(Contact.status == "active",
+            and_(Contact.status == "left", Contact.buying_role.in_(cfg.key_roles))),
+    ).order_by(Contact.contact_id)
+    return tickets, contracts, contacts
+
+
 def churn_details(ctx: Ctx, account_ids: Iterable[str]) -> dict[str, dict[str, list]]:
     """The items behind the signs (open tickets, contracts due, key people who left) for a few
     accounts that the caller may already see; used for evidence in answers."""
     ids = list(account_ids)
-    cfg, w = ctx.config.churn, windows(ctx.config.churn, ctx.as_of)
+    tickets, contracts, contacts = _evidence(ctx.config.churn, ctx.as_of)
+    params = {ACCOUNT_IDS: ids}
     out: dict[str, dict[str, list]] = {a: {} for a in ids}
-    tickets = select(Ticket).where(
-        Ticket.account_id.in_(ids),
-        Ticket.severity.in_(cfg.ticket_severities),
-        m.open_on(Ticket.opened_on, Ticket.closed_on, ctx.as_of),
-    ).order_by(Ticket.opened_on)
-    for t in ctx.session.execute(tickets).scalars():
+    for t in ctx.session.execute(tickets, params).scalars():
         out[t.account_id].setdefault("open_critical_tickets", []).append({
             "ticket_id": t.ticket_id, "severity": t.severity,
             "opened_on": t.opened_on.isoformat(), "subject": t.subject})
-    contracts = select(Contract).where(
-        Contract.account_id.in_(ids), m.renewal_due(w.renewal)
-    ).order_by(Contract.end_date)
-    for c in ctx.session.execute(contracts).scalars():
+    for c in ctx.session.execute(contracts, params).scalars():
         out[c.account_id].setdefault("renewal_without_opportunity", []).append({
             "contract_id": c.contract_id, "end_date": c.end_date.isoformat(),
             "annual_value_cents": c.annual_value_cents, "auto_renew": c.auto_renew})
-    active_roles = {
-        (a, r) for a, r in ctx.session.execute(
-            select(Contact.account_id, Contact.buying_role).where(
-                Contact.account_id.in_(ids), Contact.status == "active"))
-    }
-    left = select(Contact).where(
-        Contact.account_id.in_(ids), Contact.status == "left",
-        Contact.buying_role.in_(cfg.key_roles),
-    ).order_by(Contact.contact_id)
-    for contact in ctx.session.execute(left).scalars():
+    people = ctx.session.execute(contacts, params).scalars().all()
+    active_roles = {(p.account_id, p.buying_role) for p in people if p.status == "active"}
+    for contact in (p for p in people if p.status == "left"):
         if (contact.account_id, contact.buying_role) not in active_roles:
             out[contact.account_id].setdefault("key_contact_left", []).append({
                 "contact_id": contact.contact_id, "name": contact.name, "title": contact.title,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date
+from functools import lru_cache
 from statistics import fmean
 from typing import Any
 
@@ -11,6 +13,7 @@ from sqlalchemy import Select, func, select
 from store.models import CustomerKpi
 from tools import measures as m
 from tools.kpi_types import Basis, Ctx, KpiResult, KpiSpec, Row, ratio
+from tools.selection import AccountSet
 
 PROMOTER_MIN = 9
 DETRACTOR_MAX = 6
@@ -65,27 +68,33 @@ def achievement(target: float, actual: float, higher_is_better: bool) -> float |
     return ratio(actual, target) if higher_is_better else ratio(target, actual)
 
 
-def load_customer_kpis(ctx: Ctx, accounts: Select) -> dict[str, dict[str, Any]]:
-    """The latest value (period_end on or before as_of) of each customer KPI, per account."""
+@lru_cache(maxsize=256)
+def _latest_customer_kpis(accounts: AccountSet, as_of: date) -> Select:
     latest = CustomerKpi.__table__.alias("latest")
-    ids = accounts.with_only_columns(accounts.selected_columns.account_id)
-    stmt = (
+    return (
         select(CustomerKpi)
         .where(
-            CustomerKpi.account_id.in_(ids),
+            CustomerKpi.account_id.in_(accounts.ids()),
             CustomerKpi.period_end
             == select(func.max(latest.c.period_end))
             .where(
                 latest.c.account_id == CustomerKpi.account_id,
                 latest.c.kpi_name == CustomerKpi.kpi_name,
-                latest.c.period_end <= ctx.as_of,
+                latest.c.period_end <= as_of,
             )
             .scalar_subquery(),
         )
         .order_by(CustomerKpi.account_id, CustomerKpi.kpi_name)
     )
+
+
+def load_customer_kpis(
+    ctx: Ctx, accounts: AccountSet, params: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """The latest value (period_end on or before as_of) of each customer KPI, per account."""
+    stmt = _latest_customer_kpis(accounts, ctx.as_of)
     out: dict[str, dict[str, Any]] = {}
-    for kpi in ctx.session.execute(stmt).scalars():
+    for kpi in ctx.session.execute(stmt, params).scalars():
         out.setdefault(kpi.account_id, {"customer_kpis": []})["customer_kpis"].append(
             {
                 "kpi_name": kpi.kpi_name,

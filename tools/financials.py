@@ -303,7 +303,7 @@ def tier_retention(ctx: Ctx) -> dict[str | None, tuple[int, int]]:
     the key None for all accounts together. Computed once per evaluation."""
     if "tier_retention" not in ctx.cache:
         accounts = select(Account.account_id, Account.tier)
-        rows = m.fetch(ctx.session, accounts, revenue_measures(ctx.basis))
+        rows = m.fetch(ctx.session, m.with_measures(accounts, revenue_measures(ctx.basis)))
         by_tier: dict[str | None, list[Row]] = {None: list(rows.values())}
         for row in rows.values():
             by_tier.setdefault(row["tier"], []).append(row)

@@ -56,6 +56,28 @@ class Basis:
     product_lines: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Reference:
+    """What the measures read from the reference tables: the strategic value factors
+    (factor, weight), in name order, and the product lines on offer (every line in the
+    product catalogue)."""
+
+    value_factors: tuple[tuple[str, float], ...]
+    product_lines: tuple[str, ...]
+
+    @classmethod
+    def read(cls, session: Session) -> Reference:
+        factors = session.execute(
+            select(ValueFactor.factor, ValueFactor.weight).order_by(ValueFactor.factor)
+        )
+        lines = session.execute(
+            select(Product.product_line).group_by(Product.product_line).order_by(
+                Product.product_line
+            )
+        )
+        return cls(tuple((f, float(w)) for f, w in factors), tuple(line for (line,) in lines))
+
+
 class Ctx:
     """What every KPI is evaluated against: the session, `as_of`, the periods and config."""
 
@@ -64,6 +86,7 @@ class Ctx:
         session: Session,
         as_of: date,
         config: KpiConfig,
+        reference: Reference,
         *,
         current: Period | None = None,
         prior: Period | None = None,
@@ -72,6 +95,8 @@ class Ctx:
         self.session = session
         self.as_of = as_of
         self.config = config
+        self.value_factors = reference.value_factors
+        self.product_lines = reference.product_lines
         # Period KPIs compare `current` with `prior`: by default the year ending on as_of and
         # the year before; a quarter comparison passes two quarters instead.
         self.current = current or current_period(as_of)
@@ -83,25 +108,7 @@ class Ctx:
     @cached_property
     def basis(self) -> Basis:
         return Basis(self.as_of, self.current, self.prior, self.dialect, self.config.churn,
-                     tuple(self.value_factors), tuple(self.product_lines))
-
-    @cached_property
-    def value_factors(self) -> list[tuple[str, float]]:
-        """(factor, weight) of the strategic value model, in name order."""
-        rows = self.session.execute(
-            select(ValueFactor.factor, ValueFactor.weight).order_by(ValueFactor.factor)
-        )
-        return [(f, float(w)) for f, w in rows]
-
-    @cached_property
-    def product_lines(self) -> list[str]:
-        """The product lines on offer (every line in the product catalogue)."""
-        rows = self.session.execute(
-            select(Product.product_line).group_by(Product.product_line).order_by(
-                Product.product_line
-            )
-        )
-        return [line for (line,) in rows]
+                     self.value_factors, self.product_lines)
 
 
 Measures = Callable[[Basis], dict[str, ColumnElement]]

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, Select
 from sqlalchemy.orm import Session
 
 from store.access import AccessScope
@@ -26,9 +26,9 @@ from store.models import Account
 from tools import churn, customer, financials, value
 from tools import measures as m
 from tools.kpi_config import ChurnConfig, ClvConfig, KpiConfig
-from tools.kpi_types import Basis, Ctx, KpiResult, KpiSpec
+from tools.kpi_types import Basis, Ctx, KpiResult, KpiSpec, Reference
 from tools.periods import Period, resolve_as_of
-from tools.selection import AccountFilter, AccountNotFound, get_account, scoped_accounts
+from tools.selection import AccountFilter, AccountNotFound, AccountSet, get_account
 
 __all__ = [
     "ChurnConfig", "ClvConfig", "Ctx", "KPI_NAMES", "KpiConfig", "KpiEngine", "KpiResult",
@@ -62,6 +62,18 @@ def family_measures(family: str, basis: Basis) -> Mapping[str, ColumnElement]:
     return MappingProxyType(MEASURES[family](basis))
 
 
+@lru_cache(maxsize=256)
+def kpi_statement(needed: tuple[str, ...], basis: Basis, accounts: AccountSet) -> Select:
+    """The SELECT of the measure families `needed` over `accounts`, built once per distinct
+    arguments (see AccountSet: a hundred correlated subqueries cost more to build and hash
+    than to run for one account)."""
+    exprs: dict[str, ColumnElement] = {}
+    for family in needed:
+        if family in MEASURES:
+            exprs.update(family_measures(family, basis))
+    return m.with_measures(accounts.select(), exprs)
+
+
 def families(kpis: Iterable[str]) -> list[str]:
     seen: dict[str, None] = {}
     for name in kpis:
@@ -87,6 +99,11 @@ class KpiEngine:
         self.config = config or KpiConfig()
         self._checked: dict[str, Account] = {}
 
+    @cached_property
+    def reference(self) -> Reference:
+        """The reference tables every context reads, once per engine."""
+        return Reference.read(self.session)
+
     def checked_account(self, account_id: str) -> Account:
         """The account if the caller may see it, else AccountNotFound; looked up once per
         engine (an account summary checks the same account for each of its parts)."""
@@ -99,7 +116,8 @@ class KpiEngine:
     ) -> Ctx:
         """An evaluation context; by default the year ending on as_of and the year before."""
         as_of = current.end if current else self.as_of
-        return Ctx(self.session, as_of, self.config, current=current, prior=prior, label=label)
+        return Ctx(self.session, as_of, self.config, self.reference,
+                   current=current, prior=prior, label=label)
 
     def rows(
         self, kpis: Sequence[str], flt: AccountFilter | None = None, ctx: Ctx | None = None
@@ -107,15 +125,11 @@ class KpiEngine:
         """The account columns and measures `kpis` need, for every account in scope and filter."""
         ctx = ctx or self.context()
         needed = families(kpis)
-        exprs: dict = {}
-        for family in needed:
-            if family in MEASURES:
-                exprs.update(family_measures(family, ctx.basis))
-        accounts = scoped_accounts(self.scope, flt)
-        rows = m.fetch(self.session, accounts, exprs)
+        accounts, params = AccountSet.of(self.scope, flt)
+        rows = m.fetch(self.session, kpi_statement(tuple(needed), ctx.basis, accounts), params)
         for family in needed:
             if family in LOADERS and rows:
-                for account_id, extra in LOADERS[family](ctx, accounts).items():
+                for account_id, extra in LOADERS[family](ctx, accounts, params).items():
                     if account_id in rows:
                         rows[account_id].update(extra)
         return ctx, rows

@@ -255,16 +255,18 @@ def active_contact_strength() -> ColumnElement[float]:
     )
 
 
-def fetch(
-    session: Session, accounts: Select, measures: Mapping[str, ColumnElement]
-) -> dict[str, dict[str, Any]]:
-    """Run `accounts` (a select of account columns, already scoped) with `measures` added.
+def with_measures(accounts: Select, measures: Mapping[str, ColumnElement]) -> Select:
+    """`accounts` (a select of account columns, already scoped) with `measures` added as
+    labelled columns."""
+    return accounts.add_columns(*(expr.label(name) for name, expr in measures.items()))
 
-    Returns {account_id: {column or measure name: value}}.
-    """
-    stmt = accounts.add_columns(*(expr.label(name) for name, expr in measures.items()))
+
+def fetch(
+    session: Session, stmt: Select, params: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Run a `with_measures` statement; {account_id: {column or measure name: value}}."""
     # Core execution on the session's connection: no ORM row processing for 10,000 rows.
-    result = session.connection().execute(stmt)
+    result = session.connection().execute(stmt, params)
     keys = list(result.keys())
     rows = (dict(zip(keys, map(plain_number, row), strict=True)) for row in result)
     return {row["account_id"]: row for row in rows}

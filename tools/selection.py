@@ -7,15 +7,18 @@ scope and an account that does not exist give the same `AccountNotFound`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, String, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from store.access import AccessScope
 from store.models import Account, User
 
 NOT_FOUND_MESSAGE = "Account not found or not yours."
+ACCOUNT_IDS = "account_ids"  # the list bound when an `AccountSet.by_ids` statement runs
 
 
 class AccountNotFound(LookupError):
@@ -76,10 +79,56 @@ def scoped_accounts(scope: AccessScope, flt: AccountFilter | None = None) -> Sel
     return stmt
 
 
+@dataclass(frozen=True)
+class AccountSet:
+    """The accounts a statement covers, as a hashable key: the scope, the filter without its
+    account ids and whether there are ids, which are bound when the statement runs.
+
+    Statements built from it can be built once and reused (`functools.lru_cache` on the
+    builder): building SQLAlchemy statements, and hashing them for its compiled cache,
+    costs more than running them for one account, and a reused statement keeps its hash.
+
+        accounts, params = AccountSet.of(scope, AccountFilter(account_ids=("A00042",)))
+        session.execute(build(accounts), params)
+    """
+
+    scope: AccessScope
+    flt: AccountFilter = field(default_factory=AccountFilter)
+    by_ids: bool = False
+
+    @classmethod
+    def of(
+        cls, scope: AccessScope, flt: AccountFilter | None = None
+    ) -> tuple[AccountSet, dict[str, Any]]:
+        """The set for `scope` and `flt`, and the parameters to run its statements with."""
+        flt = flt or AccountFilter()
+        if flt.account_ids is None:
+            return cls(scope, flt), {}
+        return cls(scope, replace(flt, account_ids=None), True), {
+            ACCOUNT_IDS: list(flt.account_ids)}
+
+    def select(self) -> Select:
+        """`scoped_accounts` of the set, the ids bound to ACCOUNT_IDS."""
+        stmt = scoped_accounts(self.scope, self.flt)
+        if self.by_ids:
+            stmt = stmt.where(Account.account_id.in_(bindparam(ACCOUNT_IDS, expanding=True)))
+        return stmt
+
+    def ids(self) -> Select:
+        """The account ids of the set, for `X.account_id.in_(...)`."""
+        return self.select().with_only_columns(Account.account_id)
+
+
+@lru_cache(maxsize=256)
+def _account_in_scope(scope: AccessScope) -> Select:
+    return select(Account).where(
+        Account.account_id == bindparam("account_id", type_=String), scope.account_clause())
+
+
 def get_account(session: Session, scope: AccessScope, account_id: str) -> Account:
     """The account if it exists and is in scope; otherwise AccountNotFound (same for both)."""
     account = session.execute(
-        select(Account).where(Account.account_id == account_id, scope.account_clause())
+        _account_in_scope(scope), {"account_id": account_id}
     ).scalar_one_or_none()
     if account is None:
         raise AccountNotFound()
