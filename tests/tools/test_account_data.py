@@ -7,8 +7,9 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from store.models import Activity
+from store.models import Account, Activity, Order
 from tools import account_data
+from tools.kpis import kpi_statement
 from tools.selection import AccountNotFound
 
 
@@ -84,3 +85,40 @@ def test_quarterly_revenue_ends_with_the_partial_quarter(engine_as):
 def test_every_account_function_refuses_other_kams_accounts(engine_as, fn):
     with pytest.raises(AccountNotFound):
         fn(engine_as("u_kam_anna"), "A0008")
+
+
+def test_summaries_in_a_row_each_show_their_own_account(engine_as):
+    """The statements behind a summary are built once per shape and reused, the account bound
+    when they run: one engine summing up several accounts gives each its own rows, and a
+    statement cached for a manager's scope is not used for a KAM's."""
+    manager = engine_as("u_mgr_north")
+    session = manager.session
+    ids = session.scalars(select(Account.account_id).where(manager.scope.account_clause())
+                          .order_by(Account.account_id).limit(6)).all()
+    hits = kpi_statement.cache_info().hits
+    for account_id in ids:
+        summary = account_data.account_summary(manager, account_id)
+        period = summary["period"]
+        assert summary["account"]["account_id"] == account_id
+        assert summary["last_order_date"] == session.scalar(
+            select(func.max(Order.order_date)).where(Order.account_id == account_id,
+                                                     Order.order_date <= manager.as_of))
+        assert summary["kpis"]["revenue"].current.value == session.scalar(
+            select(func.coalesce(func.sum(Order.revenue_cents), 0)).where(
+                Order.account_id == account_id,
+                Order.order_date.between(period.start, period.end)))
+        shown = [*summary["open_opportunities"], *summary["open_tickets"],
+                 *summary["recent_activities"]]
+        assert shown and {item.get("account_id", account_id) for item in shown} == {account_id}
+        activity_ids = {a["activity_id"] for a in summary["recent_activities"]}
+        assert activity_ids <= set(session.scalars(
+            select(Activity.activity_id).where(Activity.account_id == account_id)))
+    assert kpi_statement.cache_info().hits >= hits + 2 * (len(ids) - 1)
+
+    kam = engine_as("u_kam_anna")
+    foreign = [a for a in ids if session.get(Account, a).owner_user_id != "u_kam_anna"]
+    assert foreign
+    with pytest.raises(AccountNotFound):
+        account_data.account_summary(kam, foreign[0])
+    mine = account_data.open_opportunities(kam, limit=1000)["items"]
+    assert not {o["account_id"] for o in mine} & set(foreign)
