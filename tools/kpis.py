@@ -62,7 +62,7 @@ def family_measures(family: str, basis: Basis) -> Mapping[str, ColumnElement]:
     return MappingProxyType(MEASURES[family](basis))
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=128)  # ~0.3 MB each with its measures: a few dozen MB at most
 def kpi_statement(needed: tuple[str, ...], basis: Basis, accounts: AccountSet) -> Select:
     """The SELECT of the measure families `needed` over `accounts`, built once per distinct
     arguments (see AccountSet: a hundred correlated subqueries cost more to build and hash
