@@ -50,9 +50,36 @@ def chunked(items: Sequence, size: int) -> Iterable[Sequence]:
 
 
 def execute_many(conn: Connection, statement, rows: Sequence[dict], batch: int = 20_000) -> None:
-    """Execute a statement for many parameter sets in bounded batches."""
+    """Execute an INSERT for many rows (dicts with the same keys) in bounded batches, on
+    SQLite (PostgreSQL loads through `copy_rows`).
+
+    The statement is compiled once and the rows go to the driver's executemany as tuples,
+    each value through its column type's own bind processor: SQLAlchemy's executemany
+    builds and processes a parameter dict per row, a third of the writing time of 1.9 M
+    order lines on SQLite."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
+    if not compiled.positiontup:  # PostgreSQL, named parameters, loads through COPY instead
+        raise ValueError(f"execute_many takes a dialect with positional parameters, "
+                         f"not {dialect.name}")
+    names = list(compiled.positiontup)
+    values = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+    processors = [
+        (i, process) for i, name in enumerate(names)
+        if (process := compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+    ]
+
+    def converted(row: dict) -> tuple:
+        out = list(values(row))
+        for i, process in processors:
+            out[i] = process(out[i])
+        return tuple(out)
+
+    params = values if not processors else converted
     for part in chunked(rows, batch):
-        conn.execute(statement, list(part))
+        conn.exec_driver_sql(compiled.string, [params(row) for row in part])
 
 
 def copy_upsert(conn: Connection, target: Table, key: Sequence[str], rows: Sequence[dict]) -> int:

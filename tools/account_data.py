@@ -66,6 +66,8 @@ def order_status(engine: KpiEngine, account_id: str, prior_revenue: float | None
     last = engine.session.scalar(_last_order(engine.as_of), {"account_id": account_id})
     silent = last is None or (engine.as_of - last).days > LOST_AFTER_DAYS
     return {"last_order_date": last, "lost": bool(prior_revenue) and silent}
+
+
 ROLE_ORDER = ("decision_maker", "economic_buyer", "champion", "influencer", "user", "blocker")
 
 
