@@ -122,6 +122,11 @@ class Rates:
         """The account's currency when it is not the reporting currency, else None."""
         return self._currencies.get(account_id)
 
+    @property
+    def billed_abroad(self) -> bool:
+        """Whether any account bills in another currency than the reporting one."""
+        return bool(self._currencies)
+
     def accounts_in(self, currencies: set[str]) -> set[str]:
         return {a for a, c in self._currencies.items() if c in currencies}
 
@@ -163,10 +168,9 @@ class Rates:
         needed is known: the importer checked with `missing` first)."""
         conversion = CONVERSIONS[table]
         pairs = [(c, local_column(c)) for c in conversion.columns]
+        abroad = self._currencies  # currency_of, without a call per row (millions of orders)
         for row in rows:
-            currency = (
-                row.get("currency") if table == "accounts" else self.currency_of(row["account_id"])
-            )
+            currency = row.get("currency") if table == "accounts" else abroad.get(row["account_id"])
             if currency is None or currency == self.reporting:
                 for column, local in pairs:
                     row[column] = row[local]

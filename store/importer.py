@@ -559,6 +559,10 @@ def _money(cents: int) -> str:
 def _check_duplicates(
     spec: TableSpec, raw: list[dict], lines: list[int], name: str, errors: list[ImportIssue]
 ) -> None:
+    if len(spec.key) == 1:  # the common case first, without a tuple per row
+        ids = [values.get(spec.key[0]) for values in raw]
+        if len(set(ids)) == len(ids):
+            return
     keys = [tuple(values.get(k) for k in spec.key) for values in raw]
     if len(set(keys)) == len(keys):
         return
@@ -810,8 +814,8 @@ def _check_rates(
                     )
                 )
     for table in CONVERSIONS:
-        if table not in parsed:
-            continue
+        if table not in parsed or (table != "accounts" and not rates.billed_abroad):
+            continue  # amounts of accounts in the reporting currency need no rate
         item = parsed[table]
         for row, line in zip(item.rows, item.lines, strict=True):
             currency = (
@@ -879,7 +883,7 @@ def _write(
         _begin_now(conn)
         _restore_indexes(conn)
         touched = _touched_accounts(conn, parsed)
-        changed = set()  # tables this import wrote to (PostgreSQL skips unchanged rows)
+        changed = set()  # tables this import wrote to (unchanged rows are not rewritten)
         for spec in TABLES:
             item = parsed.get(spec.name)
             if item is None:
@@ -900,8 +904,8 @@ def _write(
                     changed.add(spec.name)
             else:
                 with _secondary_indexes_deferred(conn, table, len(rows)):
-                    execute_many(conn, upsert(table, spec.key, dialect), rows)
-                changed.add(spec.name)
+                    if execute_many(conn, upsert(table, spec.key, dialect), rows):
+                        changed.add(spec.name)
             after = conn.execute(select(func.count()).select_from(table)).scalar_one()
             inserted = after - before
             results.append(

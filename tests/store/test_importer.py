@@ -525,6 +525,24 @@ def test_reimporting_the_same_files_is_idempotent(base_files, import_files, snap
     ]
 
 
+def test_reimport_writes_only_what_changed(engine, base_files, import_files, table_rows):
+    """Unchanged rows are not written again, so the monthly aggregates are not rebuilt; a
+    changed order is written and its account's aggregate follows it."""
+    files = {**base_files, **orders("O1,A1,P1,2024-01-05,2,100.00,60.00",
+                                    "O2,A2,P2,2024-02-10,1,4800,1000")}
+    import_files(files)
+    with engine.begin() as conn:  # a mark only a rebuild of the aggregates would remove
+        conn.execute(text("UPDATE account_monthly SET order_lines = 99"))
+
+    import_files(files)
+    assert {row[-3] for row in table_rows("account_monthly")} == {99}
+
+    import_files({**orders("O1,A1,P1,2024-01-05,3,150.00,60.00")})
+    revenue = {(r[0], r[2]) for r in table_rows("account_monthly")}
+    assert ("A1", 15000) in revenue and ("A2", 480000) in revenue
+    assert {(r[0], r[-3]) for r in table_rows("account_monthly")} == {("A1", 1), ("A2", 99)}
+
+
 def test_reimport_updates_changed_rows_and_adds_new_ones(base_files, import_files, table_rows):
     import_files(base_files)
 
