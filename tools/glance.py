@@ -12,6 +12,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from prompts import day_name
 from store.access import AccessScope
 from tools.kpi_config import KpiConfig
 from tools.kpi_types import Ctx, KpiResult
@@ -52,6 +53,7 @@ class PortfolioGlance:
     # the growing accounts, which are that quarter's ("Q3 FY26 (Jan 1 – Mar 31, 2026)").
     quarter: str | None = None
     growth_heading: str = "Growing accounts"
+    locale: str = "en"  # how its dates are written (KAM_LOCALE)
 
 
 @dataclass
@@ -130,6 +132,7 @@ class KpiPortfolio:
             quarter=_quarter_line(book, ctx, cfg) if book and ctx else None,
             growth_heading=f"Growing accounts in {period_text(ctx.current, cfg)}" if ctx else (
                 "Growing accounts"),
+            locale=cfg.locale,
         )
 
     def _changes(self, session: Session, scope: AccessScope, as_of: date) -> Changes:
@@ -191,7 +194,7 @@ def _title(scope: AccessScope) -> str:
 
 def _renewal_item(scope: AccessScope, r: Renewal, cfg: KpiConfig) -> HomeItem:
     detail = (
-        f"ends {r.end_date.isoformat()} (in {r.days_left} days), "
+        f"ends {day_name(r.end_date, cfg.locale)} (in {r.days_left} days), "
         f"{money_text(r.annual_value_cents, cfg)} a year, {r.risk.inputs['band']} risk"
     )
     if not r.open_renewal_opportunity and not r.auto_renew:

@@ -24,6 +24,7 @@ from bot.slack.blocks import (
 )
 from bot.slack.commands import help_message
 from bot.slack.listeners import REFUSAL, answer_in_thread, placeholder_for
+from prompts import day_name
 from store.access import UnknownUserError
 from tools.glance import Changes, HomeItem, PortfolioGlance
 
@@ -56,7 +57,7 @@ def glance_blocks(glance: PortfolioGlance, *, buttons: bool) -> list[Block]:
     if glance.quarter:
         blocks.append(section(truncate(f":bar_chart: {escape(glance.quarter)}", SECTION_LIMIT)))
     if glance.changes is not None:
-        blocks += _item_blocks([_movers_group(glance.changes)], buttons)
+        blocks += _item_blocks([_movers_group(glance.changes, glance.locale)], buttons)
         if glance.changes.books:
             lines = "\n".join(f"• {escape(line)}" for line in glance.changes.books)
             blocks.append(section(truncate(f"*KAMs whose book moved most*\n{lines}",
@@ -67,15 +68,17 @@ def glance_blocks(glance: PortfolioGlance, *, buttons: bool) -> list[Block]:
         lines = "\n".join(f"• {escape(line)}" for line in glance.by_owner)
         blocks.append(section(truncate(f"*Per KAM*\n{lines}", SECTION_LIMIT)))
     if glance.as_of:
-        blocks.append(context(f":calendar: Numbers as of {glance.as_of.isoformat()}"))
+        as_of = day_name(glance.as_of, glance.locale)
+        blocks.append(context(f":calendar: Numbers as of {as_of}"))
     return blocks
 
 
-def _movers_group(changes: Changes) -> tuple[str, list[HomeItem], str]:
+def _movers_group(changes: Changes, locale: str) -> tuple[str, list[HomeItem], str]:
     if changes.since is None:
         return (":arrows_counterclockwise: Biggest movers", [],
                 changes.note or "No KPI history yet.")
-    return (f":arrows_counterclockwise: Biggest movers since {changes.since.isoformat()}",
+    since = day_name(changes.since, locale)
+    return (f":arrows_counterclockwise: Biggest movers since {since}",
             changes.movers, "No account's churn risk changed.")
 
 

@@ -46,6 +46,8 @@ def test_digest_in_us_dollars_german_and_an_april_fiscal_year(slack_sessions):
     assert line in text and line in blocks
     assert f"Growing accounts in Q2 FY27 (1. Juli{DASH}30. Sept. 2026)" in blocks
     assert "\u00a0$ a year" in blocks  # renewals in dollars too
+    assert "ends 14.11.2026 (in 45 days)" in blocks  # and their dates as German writes them
+    assert "Numbers as of 30.09.2026" in blocks
     assert "€" not in blocks and "EUR" not in blocks
 
 
