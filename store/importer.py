@@ -237,11 +237,14 @@ class ImportFailed(Exception):
 
 @dataclass
 class TableResult:
+    """One file's rows: new, stored before with other values (updated), or as stored."""
+
     table: str
     file: str
     rows: int
     inserted: int = 0
     updated: int = 0
+    unchanged: int = 0
 
 
 @dataclass
@@ -899,18 +902,18 @@ def _write(
             if dialect == "postgresql":
                 if before == 0:
                     copy_into_empty(conn, table, rows)
-                    changed.add(spec.name)
-                elif copy_upsert(conn, table, spec.key, rows):
-                    changed.add(spec.name)
+                    written = len(rows)
+                else:
+                    written = copy_upsert(conn, table, spec.key, rows)
             else:
                 with _secondary_indexes_deferred(conn, table, len(rows)):
-                    if execute_many(conn, upsert(table, spec.key, dialect), rows):
-                        changed.add(spec.name)
+                    written = execute_many(conn, upsert(table, spec.key, dialect), rows)
+            if written:
+                changed.add(spec.name)
             after = conn.execute(select(func.count()).select_from(table)).scalar_one()
             inserted = after - before
-            results.append(
-                TableResult(spec.name, item.file, len(rows), inserted, len(rows) - inserted)
-            )
+            results.append(TableResult(spec.name, item.file, len(rows), inserted,
+                                       written - inserted, len(rows) - written))
         reconvert(conn, rates, reconverted)
         if touched is not None and reconverted:
             touched |= reconverted

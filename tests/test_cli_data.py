@@ -68,6 +68,11 @@ def test_import_of_a_good_folder_prints_the_summary_and_exits_0(workdir):
     assert "3 rows in" in result.stdout and "one transaction" in result.stdout
     assert (count(workdir, User), count(workdir, Account)) == (2, 1)
 
+    again = kam("import", str(folder))
+    users = next(line for line in again.stdout.splitlines() if "users.csv" in line)
+    # rows, new, updated, unchanged: the same file again writes nothing
+    assert [cell.strip() for cell in users.split("│")[3:7]] == ["2", "0", "0", "2"]
+
 
 def test_import_of_a_bad_file_reports_every_error_and_imports_nothing(workdir):
     folder = write_folder(workdir / "exports", {**GOOD, "users.csv": BAD_USERS})

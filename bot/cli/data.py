@@ -94,11 +94,10 @@ def run_import(paths: list[Path], *, allow_any_date: bool = False) -> ImportRepo
 
 
 def print_report(report: ImportReport, seconds: float) -> None:
-    table = Table("table", "file", "rows", "new", "updated", title="Imported")
+    table = Table("table", "file", "rows", "new", "updated", "unchanged", title="Imported")
     for item in report.tables:
-        table.add_row(
-            item.table, item.file, f"{item.rows:,}", f"{item.inserted:,}", f"{item.updated:,}"
-        )
+        table.add_row(item.table, item.file, *(f"{n:,}" for n in (
+            item.rows, item.inserted, item.updated, item.unchanged)))
     console.print(table)
     console.print(f"{report.total_rows:,} rows in {seconds:.1f} s (checks "
                   f"{seconds - report.write_seconds:.1f} s, writing {report.write_seconds:.1f} s"

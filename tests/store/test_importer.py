@@ -517,11 +517,11 @@ def test_reimporting_the_same_files_is_idempotent(base_files, import_files, snap
     report = import_files(files)
 
     assert snapshot() == first
-    assert [(t.table, t.inserted, t.updated) for t in report.tables] == [
-        ("users", 0, 3),
-        ("accounts", 0, 2),
-        ("products", 0, 2),
-        ("orders", 0, 2),
+    assert [(t.table, t.inserted, t.updated, t.unchanged) for t in report.tables] == [
+        ("users", 0, 0, 3),
+        ("accounts", 0, 0, 2),
+        ("products", 0, 0, 2),
+        ("orders", 0, 0, 2),
     ]
 
 
@@ -561,7 +561,8 @@ def test_reimport_updates_changed_rows_and_adds_new_ones(base_files, import_file
         ("P3", "Calibration kit", "Spare Parts"),
     ]
     [products] = report.tables
-    assert (products.rows, products.inserted, products.updated) == (3, 1, 2)
+    assert (products.rows, products.inserted, products.updated, products.unchanged) == (
+        3, 1, 1, 1)  # P3 new, P1 renamed, P2 as it was
 
 
 # --- value factors --------------------------------------------------------------------------
