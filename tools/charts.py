@@ -1,4 +1,4 @@
-"""PNG charts for answers: an account's revenue by quarter and a portfolio ranking.
+"""A PNG chart for QBR prep notes: an account's revenue by quarter.
 
 Built on `matplotlib.figure.Figure` with the Agg canvas: no pyplot, no global
 figure state, safe in threads. Each function returns PNG bytes and, when given a
@@ -16,12 +16,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from tools.payload import kpi_value
-from tools.portfolio import Ranking
-
 BAR = "#2f6db5"
 PARTIAL = "#9dbbe0"
-NEGATIVE = "#c0504d"
 
 
 def _png(fig: Figure, path: Path | None) -> bytes:
@@ -43,9 +39,12 @@ def _money_axis(value: float, _pos: int) -> str:
     return f"{value:.0f}"
 
 
-def revenue_trend_chart(data: dict[str, Any], path: Path | None = None) -> bytes:
+def revenue_trend_chart(
+    data: dict[str, Any], path: Path | None = None, currency: str | None = None
+) -> bytes:
     """Bars of revenue per quarter (from `account_data.quarterly_revenue`), partial quarter
-    lighter, with gross margin as a line."""
+    lighter, with gross margin as a line; the amounts axis names `currency` (the reporting
+    currency, when one is set)."""
     quarters: Sequence[dict[str, Any]] = data["quarters"]
     labels = [q["quarter"] + (" (to date)" if q["partial"] else "") for q in quarters]
     revenue = [q["revenue_cents"] / 100 for q in quarters]
@@ -56,33 +55,11 @@ def revenue_trend_chart(data: dict[str, Any], path: Path | None = None) -> bytes
            label="revenue")
     ax.plot(labels, margin, color="#333333", marker="o", linewidth=1.5, label="gross margin")
     ax.yaxis.set_major_formatter(FuncFormatter(_money_axis))
+    if currency:
+        ax.set_ylabel(currency)
     ax.set_title(f"{data['name']}: revenue by quarter")
     ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     ax.grid(axis="y", alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(frameon=False, fontsize=8)
-    return _png(fig, path)
-
-
-def ranking_chart(ranking: Ranking, path: Path | None = None) -> bytes:
-    """Horizontal bars of a ranking, first place on top, values in display units."""
-    items = ranking.items
-    names = [f"{i.rank}. {i.name}" for i in items][::-1]
-    values = [float(kpi_value(i.result) or 0) for i in items][::-1]
-    unit = items[0].result.unit if items else "count"
-    fig = Figure(figsize=(7.5, max(2.0, 0.38 * len(items) + 1.0)))
-    ax = fig.add_subplot()
-    ax.barh(names, values, color=[NEGATIVE if v < 0 else BAR for v in values])
-    suffix = {"ratio": " %", "money": ""}.get(unit, "")
-    for y, v in enumerate(values):
-        text = f"{_money_axis(v, 0) if unit == 'money' else f'{v:g}'}{suffix}"
-        ax.annotate(text, (v, y), xytext=(3 if v >= 0 else -3, 0), textcoords="offset points",
-                    va="center", ha="left" if v >= 0 else "right", fontsize=8)
-    if unit == "money":
-        ax.xaxis.set_major_formatter(FuncFormatter(_money_axis))
-    order = "highest" if ranking.order == "highest" else "lowest"
-    ax.set_title(f"{ranking.kpi.replace('_', ' ')}: {order} {len(items)} (as of {ranking.as_of})")
-    ax.axvline(0, color="#666666", linewidth=0.8)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.tick_params(axis="y", labelsize=8)
     return _png(fig, path)

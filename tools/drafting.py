@@ -507,7 +507,7 @@ class Drafter:
             # Imported here: matplotlib adds ~0.4 s to every start, and only prep notes draw.
             from tools.charts import revenue_trend_chart
 
-            revenue_trend_chart(qbr["revenue"], chart)
+            revenue_trend_chart(qbr["revenue"], chart, self.prompts.currency)
             result = self._result("qbr_prep_note", facts, "qbr_prep_note.md.j2", found,
                                   **_without(qbr, "f", "revenue"), chart=str(chart))
             return {**result, "charts": [str(chart)], "agenda": _agenda_summary(plan)}
