@@ -562,17 +562,15 @@ def _money(cents: int) -> str:
 def _check_duplicates(
     spec: TableSpec, raw: list[dict], lines: list[int], name: str, errors: list[ImportIssue]
 ) -> None:
-    if len(spec.key) == 1:  # the common case first, without a tuple per row
-        ids = [values.get(spec.key[0]) for values in raw]
-        if len(set(ids)) == len(ids):
-            return
-    keys = [tuple(values.get(k) for k in spec.key) for values in raw]
+    single = len(spec.key) == 1  # the common case: the key itself, without a tuple per row
+    keys: list = ([values.get(spec.key[0]) for values in raw] if single
+                  else [tuple(values.get(k) for k in spec.key) for values in raw])
     if len(set(keys)) == len(keys):
         return
     first_line: dict[tuple, int] = {}
     for key, line in zip(keys, lines, strict=True):
         if key in first_line:
-            label = "/".join(str(k) for k in key)
+            label = str(key) if single else "/".join(str(k) for k in key)
             errors.append(
                 ImportIssue(
                     name,

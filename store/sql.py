@@ -165,7 +165,8 @@ def first_load(conn: Connection, target: Table) -> Iterator[None]:
         "SELECT k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k "
         "WHERE k.conrelid = CAST(:t AS regclass) AND (k.contype = 'f' OR k.contype = 'p' "
         "AND NOT EXISTS (SELECT 1 FROM pg_constraint r WHERE r.confrelid = k.conrelid)) "
-        "ORDER BY k.conname"), {"t": target.name}).all()
+        "ORDER BY k.contype DESC, k.conname"),  # the primary key ('p') first when put back
+        {"t": target.name}).all()
     indexes = conn.execute(text(
         "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
         "JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = CAST(:t AS regclass) "
@@ -176,14 +177,8 @@ def first_load(conn: Connection, target: Table) -> Iterator[None]:
     for name, _ in indexes:
         conn.exec_driver_sql(f'DROP INDEX "{name}"')
     yield
-    primary = [(name, definition) for name, definition in keys
-               if definition.startswith("PRIMARY KEY")]
-    for name, definition in primary:
+    for name, definition in keys:
         conn.exec_driver_sql(f'ALTER TABLE "{target.name}" ADD CONSTRAINT "{name}" {definition}')
     for _, definition in indexes:
         conn.exec_driver_sql(definition)
-    for name, definition in keys:
-        if (name, definition) not in primary:
-            conn.exec_driver_sql(
-                f'ALTER TABLE "{target.name}" ADD CONSTRAINT "{name}" {definition}')
     conn.exec_driver_sql(f'ANALYZE "{target.name}"')  # plans for what it now holds

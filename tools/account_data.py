@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, String, bindparam, func, select
+from sqlalchemy import Select, func, select
 
 from store.models import (
     Account,
@@ -33,7 +33,7 @@ from tools.financials import billed_abroad, constant_currency_growth
 from tools.kpi_types import KpiTrend
 from tools.kpis import KpiEngine
 from tools.periods import Period, current_period, quarter, quarter_label, quarters_up_to
-from tools.selection import AccountFilter, AccountSet, scoped_accounts
+from tools.selection import ACCOUNT_ID, AccountFilter, AccountSet, scoped_accounts
 
 SUMMARY_KPIS = (
     "revenue", "revenue_growth", "gross_margin", "profitability", "share_of_wallet", "nps",
@@ -51,8 +51,7 @@ LOST_AFTER_DAYS = 180
 
 
 # The statements of the functions below are built once per shape (see AccountSet) and take
-# the account as a bound parameter.
-ACCOUNT_ID: BindParameter[str] = bindparam("account_id", type_=String)
+# the account as a bound parameter (ACCOUNT_ID).
 
 
 @lru_cache(maxsize=64)

@@ -9,14 +9,14 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, String, and_, bindparam, or_, select
+from sqlalchemy import Select, and_, or_, select
 
 from store.models import Contact, Contract, Ticket
 from tools import measures as m
 from tools.kpi_config import BANDS, SIGNS, ChurnConfig
 from tools.kpi_types import Basis, Ctx, KpiResult, KpiSpec, Row, ratio
 from tools.periods import Period, days_before, days_ending
-from tools.selection import ACCOUNT_IDS
+from tools.selection import ACCOUNT_ID_LIST, ACCOUNT_IDS
 
 __all__ = ["BANDS", "SIGNS", "ChurnConfig", "Sign", "assess", "churn_details", "fired", "score"]
 
@@ -223,17 +223,16 @@ def _evidence(cfg: ChurnConfig, as_of: date) -> tuple[Select, Select, Select]:
     """The statements behind churn_details, the accounts bound to ACCOUNT_IDS: open tickets
     of the configured severities, renewals due, and the contacts that tell whether a key
     person left without cover (the active ones and the key people who left)."""
-    ids = bindparam(ACCOUNT_IDS, type_=String, expanding=True)
     tickets = select(Ticket).where(
-        Ticket.account_id.in_(ids),
+        Ticket.account_id.in_(ACCOUNT_ID_LIST),
         Ticket.severity.in_(cfg.ticket_severities),
         m.open_on(Ticket.opened_on, Ticket.closed_on, as_of),
     ).order_by(Ticket.opened_on)
     contracts = select(Contract).where(
-        Contract.account_id.in_(ids), m.renewal_due(windows(cfg, as_of).renewal)
+        Contract.account_id.in_(ACCOUNT_ID_LIST), m.renewal_due(windows(cfg, as_of).renewal)
     ).order_by(Contract.end_date)
     contacts = select(Contact).where(
-        Contact.account_id.in_(ids),
+        Contact.account_id.in_(ACCOUNT_ID_LIST),
         or_(Contact.status == "active",
             and_(Contact.status == "left", Contact.buying_role.in_(cfg.key_roles))),
     ).order_by(Contact.contact_id)

@@ -11,14 +11,18 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, func, select
+from sqlalchemy import BindParameter, Select, String, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from store.access import AccessScope
 from store.models import Account, User
 
 NOT_FOUND_MESSAGE = "Account not found or not yours."
-ACCOUNT_IDS = "account_ids"  # the list bound when an `AccountSet.by_ids` statement runs
+# Accounts bound when a statement built once runs (see AccountSet): one account, by the
+# parameter "account_id", or a list, by ACCOUNT_IDS.
+ACCOUNT_IDS = "account_ids"
+ACCOUNT_ID: BindParameter[str] = bindparam("account_id", type_=String)
+ACCOUNT_ID_LIST: BindParameter[str] = bindparam(ACCOUNT_IDS, type_=String, expanding=True)
 
 
 class AccountNotFound(LookupError):
@@ -111,7 +115,7 @@ class AccountSet:
         """`scoped_accounts` of the set, the ids bound to ACCOUNT_IDS."""
         stmt = scoped_accounts(self.scope, self.flt)
         if self.by_ids:
-            stmt = stmt.where(Account.account_id.in_(bindparam(ACCOUNT_IDS, expanding=True)))
+            stmt = stmt.where(Account.account_id.in_(ACCOUNT_ID_LIST))
         return stmt
 
     def ids(self) -> Select:
@@ -121,8 +125,7 @@ class AccountSet:
 
 @lru_cache(maxsize=256)
 def _account_in_scope(scope: AccessScope) -> Select:
-    return select(Account).where(
-        Account.account_id == bindparam("account_id", type_=String), scope.account_clause())
+    return select(Account).where(Account.account_id == ACCOUNT_ID, scope.account_clause())
 
 
 def get_account(session: Session, scope: AccessScope, account_id: str) -> Account:
